@@ -1,0 +1,82 @@
+package dev.berth.http;
+
+import dev.berth.oci.Digest;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.RegistryException;
+import dev.berth.registry.Blobs;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import org.eclipse.jetty.io.ByteBufferPool;
+import org.eclipse.jetty.io.RetainableByteBuffer;
+
+/** {@code /v2/<name>/blobs/<digest>}: GET (with a single Range), HEAD and DELETE. */
+final class BlobsHandler {
+    private static final int CHUNK = 256 * 1024;
+
+    private final Blobs blobs;
+
+    BlobsHandler(Blobs blobs) {
+        this.blobs = blobs;
+    }
+
+    void handle(Exchange ex, String repository, String rawDigest) throws IOException {
+        Digest digest = Digest.parse(rawDigest);
+        if (ex.method().equals("DELETE")) {
+            blobs.delete(repository, digest);
+            ex.send(202);
+            return;
+        }
+        long size = blobs.size(repository, digest);
+        ex.header("Docker-Content-Digest", digest.toString())
+                .header("ETag", "\"" + digest + "\"")
+                .header("Accept-Ranges", "bytes")
+                // Content-addressed: the bytes behind this URL can never change.
+                .header("Cache-Control", "max-age=31536000, immutable")
+                .header("Content-Type", "application/octet-stream");
+        ByteRange.Request wanted = ex.isHead() ? new ByteRange.Whole() : ByteRange.resolve(ex.header("Range"), size);
+        switch (wanted) {
+            case ByteRange.Unsatisfiable u -> throw RegistryException.of(ErrorCode.SIZE_INVALID, 416,
+                    "requested range not satisfiable; the blob holds " + size + " bytes")
+                    .withHeader("Content-Range", "bytes */" + size);
+            case ByteRange.Partial p -> {
+                ex.header("Content-Range", "bytes " + p.range().first() + "-" + p.range().last() + "/" + size);
+                stream(ex, repository, digest, 206, p.range().first(), p.range().length());
+            }
+            case ByteRange.Whole w -> stream(ex, repository, digest, 200, 0, size);
+        }
+    }
+
+    private void stream(Exchange ex, String repository, Digest digest, int status, long offset, long length)
+            throws IOException {
+        ex.response().setStatus(status);
+        ex.header("Content-Length", Long.toString(length));
+        if (ex.isHead() || length == 0) {
+            ex.end();
+            return;
+        }
+        ByteBufferPool pool = ex.request().getComponents().getByteBufferPool();
+        RetainableByteBuffer pooled = pool.acquire((int) Math.min(CHUNK, length), true);
+        try (SeekableByteChannel channel = blobs.open(repository, digest)) {
+            channel.position(offset);
+            ByteBuffer buffer = pooled.getByteBuffer();
+            long remaining = length;
+            while (remaining > 0) {
+                buffer.clear();
+                if (buffer.capacity() > remaining) {
+                    buffer.limit((int) remaining);
+                }
+                int n = channel.read(buffer);
+                if (n < 0) {
+                    throw new IOException("blob " + digest + " ended " + remaining + " bytes early");
+                }
+                buffer.flip();
+                remaining -= n;
+                ex.write(buffer);
+            }
+        } finally {
+            pooled.release();
+        }
+        ex.end();
+    }
+}

@@ -1,0 +1,200 @@
+package dev.berth.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.RegistryException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Blocker;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+
+/**
+ * One request and its response, as handlers see them. Handlers run on virtual threads and block freely; every
+ * way of answering here completes the exchange exactly once. HEAD answers carry the headers GET would, no body.
+ */
+final class Exchange {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Request request;
+    private final Response response;
+    private final Callback callback;
+    private final String path;
+    private Fields query;
+
+    Exchange(Request request, Response response, Callback callback) {
+        this.request = request;
+        this.response = response;
+        this.callback = callback;
+        this.path = Request.getPathInContext(request);
+    }
+
+    String method() {
+        return request.getMethod();
+    }
+
+    String path() {
+        return path;
+    }
+
+    boolean isHead() {
+        return HttpMethod.HEAD.is(request.getMethod());
+    }
+
+    String header(String name) {
+        return request.getHeaders().get(name);
+    }
+
+    /** The first value of a query parameter, or null. */
+    String query(String name) {
+        Fields.Field field = queryFields().get(name);
+        return field == null ? null : field.getValue();
+    }
+
+    List<String> queryValues(String name) {
+        Fields.Field field = queryFields().get(name);
+        return field == null ? List.of() : field.getValues();
+    }
+
+    boolean hasQuery(String name) {
+        return queryFields().get(name) != null;
+    }
+
+    private Fields queryFields() {
+        if (query == null) {
+            query = Request.extractQueryParameters(request);
+        }
+        return query;
+    }
+
+    /** The request body's declared length, or -1 when it is streamed without one. */
+    long contentLength() {
+        return request.getLength();
+    }
+
+    InputStream body() {
+        return Request.asInputStream(request);
+    }
+
+    /** Reads the whole body, refusing more than {@code limit} bytes with a 413. */
+    byte[] bodyBytes(int limit, ErrorCode code) throws IOException {
+        long declared = contentLength();
+        if (declared > limit) {
+            throw RegistryException.of(code, 413, "request body larger than " + limit + " bytes");
+        }
+        try (InputStream in = body()) {
+            byte[] bytes = in.readNBytes(limit + 1);
+            if (bytes.length > limit) {
+                throw RegistryException.of(code, 413, "request body larger than " + limit + " bytes");
+            }
+            return bytes;
+        }
+    }
+
+    Exchange header(String name, String value) {
+        response.getHeaders().put(name, value);
+        return this;
+    }
+
+    Exchange addHeader(String name, String value) {
+        response.getHeaders().add(name, value);
+        return this;
+    }
+
+    Response response() {
+        return response;
+    }
+
+    Request request() {
+        return request;
+    }
+
+    /** Answers with no body. */
+    void send(int status) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0L);
+        callback.succeeded();
+    }
+
+    /** Answers with a body (left out for HEAD, whose Content-Length still says how long it would be). */
+    void send(int status, String contentType, byte[] body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        if (isHead() || body.length == 0) {
+            callback.succeeded();
+        } else {
+            response.write(true, ByteBuffer.wrap(body), callback);
+        }
+    }
+
+    void sendJson(int status, Object value) {
+        sendJson(status, "application/json", value);
+    }
+
+    void sendJson(int status, String contentType, Object value) {
+        try {
+            send(status, contentType, JSON.writeValueAsBytes(value));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("response is not serialisable", e);
+        }
+    }
+
+    /** Writes part of a streamed body, blocking until it is on its way. */
+    void write(ByteBuffer buffer) throws IOException {
+        try (Blocker.Callback blocker = Blocker.callback()) {
+            response.write(false, buffer, blocker);
+            blocker.block();
+        }
+    }
+
+    /** Ends a streamed body. */
+    void end() {
+        response.write(true, null, callback);
+    }
+
+    /** Answers with an error in the spec's JSON format, or breaks the connection if the answer has begun. */
+    void fail(RegistryException e) {
+        if (response.isCommitted()) {
+            callback.failed(e);
+            return;
+        }
+        response.reset();
+        Router.addApiVersion(this);
+        e.headers().forEach(response.getHeaders()::put);
+        sendJson(e.status(), errorBody(e.code().name(), e.getMessage()));
+    }
+
+    /** Answers 500, or breaks the connection if the answer has begun. */
+    void failInternally(Throwable cause) {
+        if (response.isCommitted()) {
+            callback.failed(cause);
+            return;
+        }
+        response.reset();
+        Router.addApiVersion(this);
+        sendJson(500, errorBody("UNKNOWN", "internal server error; the registry log has the details"));
+    }
+
+    static Map<String, Object> errorBody(String code, String message) {
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("code", code);
+        error.put("message", message == null ? "" : message);
+        error.put("detail", Map.of());
+        return Map.of("errors", List.of(error));
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,92 @@
+package dev.berth.http;
+
+import dev.berth.config.BerthConfig;
+import java.io.IOException;
+import java.net.URI;
+import java.security.GeneralSecurityException;
+import java.time.Duration;
+import org.eclipse.jetty.server.ConnectionFactory;
+import org.eclipse.jetty.server.CustomRequestLog;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.Slf4jRequestLogWriter;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.VirtualThreads;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * The Jetty server: handlers on virtual threads, idle timeouts only (a request may take as long as its bytes
+ * take), optional TLS, one access-log line per request, and a graceful stop that lets requests in flight end.
+ */
+public final class HttpServer {
+    /** Client address, request line, status, bytes sent, milliseconds, user agent. */
+    private static final String ACCESS_LOG_FORMAT = "%{client}a \"%r\" %s %O %{ms}Tms \"%{User-Agent}i\"";
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+
+    private final Server server;
+    private final ServerConnector connector;
+    private final boolean tls;
+
+    public HttpServer(BerthConfig.Http config, Handler handler) throws IOException, GeneralSecurityException {
+        QueuedThreadPool threads = new QueuedThreadPool();
+        threads.setName("berth-http");
+        threads.setVirtualThreadsExecutor(VirtualThreads.getNamedVirtualThreadsExecutor("berth-request"));
+        server = new Server(threads);
+
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        http.setSendXPoweredBy(false);
+        http.setRequestHeaderSize(16 * 1024);
+        // Room for one OCI-Tag header per tag of a push with many ?tag= parameters.
+        http.setResponseHeaderSize(16 * 1024);
+        tls = config.tls() != null;
+        ConnectionFactory[] factories;
+        if (tls) {
+            SslContextFactory.Server ssl = new SslContextFactory.Server();
+            ssl.setKeyStore(PemKeys.load(config.tls().cert(), config.tls().key()));
+            ssl.setKeyStorePassword(new String(PemKeys.PASSWORD));
+            http.addCustomizer(new SecureRequestCustomizer());
+            factories = new ConnectionFactory[] {new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(http)};
+        } else {
+            factories = new ConnectionFactory[] {new HttpConnectionFactory(http)};
+        }
+        connector = new ServerConnector(server, factories);
+        connector.setHost(config.address());
+        connector.setPort(config.port());
+        connector.setIdleTimeout(config.idleTimeout().toMillis());
+        server.addConnector(connector);
+
+        server.setHandler(new GracefulHandler(handler));
+        server.setStopTimeout(STOP_TIMEOUT.toMillis());
+        Slf4jRequestLogWriter writer = new Slf4jRequestLogWriter();
+        writer.setLoggerName("berth.access");
+        server.setRequestLog(new CustomRequestLog(writer, ACCESS_LOG_FORMAT));
+    }
+
+    public void start() throws Exception {
+        server.start();
+    }
+
+    /** Stops taking connections, lets requests in flight finish (up to 30 s), then closes everything. */
+    public void stop() throws Exception {
+        server.stop();
+    }
+
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    public URI uri() {
+        String host = connector.getHost() == null ? "0.0.0.0" : connector.getHost();
+        if (host.contains(":")) {
+            host = "[" + host + "]";
+        }
+        return URI.create((tls ? "https" : "http") + "://" + host + ":" + port());
+    }
+}

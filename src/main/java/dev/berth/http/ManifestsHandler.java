@@ -1,0 +1,68 @@
+package dev.berth.http;
+
+import dev.berth.meta.ManifestRecord;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.Reference;
+import dev.berth.registry.Manifests;
+import dev.berth.registry.PushedManifest;
+import dev.berth.registry.StoredManifest;
+import java.io.IOException;
+
+/** {@code /v2/<name>/manifests/<reference>}: GET, HEAD, PUT (with {@code ?tag=}) and DELETE. */
+final class ManifestsHandler {
+    private final Manifests manifests;
+
+    ManifestsHandler(Manifests manifests) {
+        this.manifests = manifests;
+    }
+
+    void handle(Exchange ex, String repository, String rawReference) throws IOException {
+        Reference reference = Reference.parse(rawReference);
+        switch (ex.method()) {
+            case "GET" -> get(ex, repository, reference);
+            case "HEAD" -> head(ex, repository, reference);
+            case "PUT" -> put(ex, repository, reference);
+            default -> delete(ex, repository, reference);
+        }
+    }
+
+    private void get(Exchange ex, String repository, Reference reference) {
+        StoredManifest manifest = manifests.get(repository, reference);
+        String etag = "\"" + manifest.digest() + "\"";
+        ex.header("Docker-Content-Digest", manifest.digest().toString()).header("ETag", etag);
+        if (etag.equals(ex.header("If-None-Match"))) {
+            ex.send(304);
+            return;
+        }
+        ex.send(200, manifest.mediaType(), manifest.content());
+    }
+
+    private void head(Exchange ex, String repository, Reference reference) {
+        ManifestRecord manifest = manifests.find(repository, reference);
+        ex.header("Docker-Content-Digest", manifest.digest().toString())
+                .header("ETag", "\"" + manifest.digest() + "\"")
+                .header("Content-Type", manifest.mediaType())
+                .header("Content-Length", Long.toString(manifest.size()));
+        ex.response().setStatus(200);
+        ex.end();
+    }
+
+    private void put(Exchange ex, String repository, Reference reference) throws IOException {
+        byte[] body = ex.bodyBytes(Manifests.MAX_SIZE, ErrorCode.MANIFEST_INVALID);
+        PushedManifest pushed = manifests.put(repository, reference, ex.queryValues("tag"), ex.header("Content-Type"), body);
+        ex.header("Location", "/v2/" + repository + "/manifests/" + pushed.digest())
+                .header("Docker-Content-Digest", pushed.digest().toString());
+        if (pushed.subject() != null) {
+            ex.header("OCI-Subject", pushed.subject().toString());
+        }
+        for (String tag : pushed.tags()) {
+            ex.addHeader("OCI-Tag", tag);
+        }
+        ex.send(201);
+    }
+
+    private void delete(Exchange ex, String repository, Reference reference) {
+        manifests.delete(repository, reference);
+        ex.send(202);
+    }
+}

@@ -1,0 +1,137 @@
+package dev.berth.http;
+
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.Names;
+import dev.berth.oci.RegistryException;
+import dev.berth.ops.Health;
+import dev.berth.registry.Registry;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.eclipse.jetty.http.BadMessageException;
+import org.eclipse.jetty.io.EofException;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Maps each request to the handler of its resource, and turns whatever a handler throws into the right answer:
+ * a {@link RegistryException} into the spec's JSON error, anything else into a 500 that is logged once.
+ */
+public final class Router extends Handler.Abstract {
+    private static final Logger LOG = LoggerFactory.getLogger(Router.class);
+
+    // Repository names may contain slashes; the greedy name group makes the last resource segment win.
+    private static final Pattern MANIFEST = Pattern.compile("/v2/(.+)/manifests/([^/]+)");
+    private static final Pattern UPLOADS = Pattern.compile("/v2/(.+)/blobs/uploads/?");
+    private static final Pattern UPLOAD = Pattern.compile("/v2/(.+)/blobs/uploads/([^/]+)");
+    private static final Pattern BLOB = Pattern.compile("/v2/(.+)/blobs/([^/]+)");
+    private static final Pattern TAGS = Pattern.compile("/v2/(.+)/tags/list");
+    private static final Pattern REFERRERS = Pattern.compile("/v2/(.+)/referrers/([^/]+)");
+
+    private final ManifestsHandler manifests;
+    private final BlobsHandler blobs;
+    private final UploadsHandler uploads;
+    private final ListingsHandler listings;
+    private final HealthHandler health;
+
+    public Router(Registry registry, Health health) {
+        this.manifests = new ManifestsHandler(registry.manifests());
+        this.blobs = new BlobsHandler(registry.blobs());
+        this.uploads = new UploadsHandler(registry.uploads());
+        this.listings = new ListingsHandler(registry.listings());
+        this.health = new HealthHandler(health);
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        Exchange exchange = new Exchange(request, response, callback);
+        try {
+            dispatch(exchange);
+        } catch (RegistryException e) {
+            exchange.fail(e);
+        } catch (BadMessageException e) {
+            exchange.fail(RegistryException.of(ErrorCode.UNSUPPORTED, e.getCode(), e.getReason()));
+        } catch (EofException e) {
+            // The client went away mid-request; there is nobody to answer.
+            LOG.debug("{} {}: client disconnected", request.getMethod(), exchange.path());
+            callback.failed(e);
+        } catch (Throwable t) {
+            LOG.error("{} {} failed", request.getMethod(), exchange.path(), t);
+            exchange.failInternally(t);
+        }
+        return true;
+    }
+
+    private void dispatch(Exchange ex) throws Exception {
+        String path = ex.path();
+        if (!path.startsWith("/v2")) {
+            if (health.handles(path)) {
+                allow(ex, "GET", "HEAD");
+                health.handle(ex);
+                return;
+            }
+            throw notFound();
+        }
+        addApiVersion(ex);
+        if (path.equals("/v2/") || path.equals("/v2")) {
+            allow(ex, "GET", "HEAD");
+            ex.send(200, "application/json", Exchange.utf8("{}"));
+            return;
+        }
+        if (path.equals("/v2/_catalog")) {
+            allow(ex, "GET");
+            listings.catalog(ex);
+            return;
+        }
+        Matcher m;
+        if ((m = MANIFEST.matcher(path)).matches()) {
+            allow(ex, "GET", "HEAD", "PUT", "DELETE");
+            manifests.handle(ex, name(m), m.group(2));
+        } else if ((m = UPLOADS.matcher(path)).matches()) {
+            allow(ex, "POST");
+            uploads.start(ex, name(m));
+        } else if ((m = UPLOAD.matcher(path)).matches()) {
+            allow(ex, "GET", "PATCH", "PUT", "DELETE");
+            uploads.session(ex, name(m), m.group(2));
+        } else if ((m = BLOB.matcher(path)).matches()) {
+            allow(ex, "GET", "HEAD", "DELETE");
+            blobs.handle(ex, name(m), m.group(2));
+        } else if ((m = TAGS.matcher(path)).matches()) {
+            allow(ex, "GET");
+            listings.tags(ex, name(m));
+        } else if ((m = REFERRERS.matcher(path)).matches()) {
+            allow(ex, "GET");
+            listings.referrers(ex, name(m), m.group(2));
+        } else {
+            throw notFound();
+        }
+    }
+
+    static void addApiVersion(Exchange ex) {
+        if (ex.path().startsWith("/v2")) {
+            ex.header("Docker-Distribution-API-Version", "registry/2.0");
+        }
+    }
+
+    private static String name(Matcher m) {
+        return Names.requireRepository(m.group(1));
+    }
+
+    /** A HEAD is allowed wherever GET is; anything not listed is a 405 that says what is allowed. */
+    private static void allow(Exchange ex, String... methods) {
+        String method = ex.method();
+        if (Set.of(methods).contains(method)) {
+            return;
+        }
+        throw RegistryException.of(ErrorCode.UNSUPPORTED, 405, "method " + method + " not allowed here")
+                .withHeader("Allow", String.join(", ", methods));
+    }
+
+    private static RegistryException notFound() {
+        return RegistryException.of(ErrorCode.UNSUPPORTED, 404, "no such endpoint");
+    }
+}

@@ -1,0 +1,104 @@
+package dev.berth.http;
+
+import dev.berth.oci.Digest;
+import dev.berth.oci.DigestAlgorithm;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.Names;
+import dev.berth.oci.RegistryException;
+import dev.berth.registry.ContentRange;
+import dev.berth.registry.UploadStatus;
+import dev.berth.registry.Uploads;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * {@code /v2/<name>/blobs/uploads/}: POST starts a session, uploads a whole blob ({@code ?digest=}) or mounts one
+ * ({@code ?mount=&from=}); {@code /v2/<name>/blobs/uploads/<id>}: PATCH, PUT, GET and DELETE on a session.
+ */
+final class UploadsHandler {
+    private final Uploads uploads;
+
+    UploadsHandler(Uploads uploads) {
+        this.uploads = uploads;
+    }
+
+    void start(Exchange ex, String repository) throws IOException {
+        String mount = ex.query("mount");
+        if (mount != null) {
+            Digest digest = Digest.parse(mount);
+            String from = ex.query("from");
+            if (from != null) {
+                Names.requireRepository(from);
+            }
+            if (uploads.mount(repository, digest, from, source -> true)) {
+                created(ex, repository, digest);
+                return;
+            }
+            // Nothing to mount: a normal session begins and the client uploads the blob itself.
+        }
+        String whole = ex.query("digest");
+        if (whole != null) {
+            Digest digest = Digest.parse(whole);
+            try (InputStream body = ex.body()) {
+                uploads.putWhole(repository, digest, body);
+            }
+            created(ex, repository, digest);
+            return;
+        }
+        DigestAlgorithm algorithm = DigestAlgorithm.SHA256;
+        String requested = ex.query("digest-algorithm");
+        if (requested != null) {
+            algorithm = DigestAlgorithm.fromLabel(requested).orElseThrow(() -> RegistryException.of(
+                    ErrorCode.DIGEST_INVALID, "unsupported digest algorithm: " + requested));
+        }
+        UploadStatus session = uploads.start(repository, algorithm);
+        sessionHeaders(ex, session);
+        ex.send(202);
+    }
+
+    void session(Exchange ex, String repository, String id) throws IOException {
+        switch (ex.method()) {
+            case "GET" -> {
+                sessionHeaders(ex, uploads.status(repository, id));
+                ex.send(204);
+            }
+            case "PATCH" -> {
+                ContentRange range = ContentRange.parse(ex.header("Content-Range"));
+                UploadStatus status;
+                try (InputStream body = ex.body()) {
+                    status = uploads.append(repository, id, range, ex.contentLength(), body);
+                }
+                sessionHeaders(ex, status);
+                ex.send(202);
+            }
+            case "PUT" -> {
+                String raw = ex.query("digest");
+                if (raw == null) {
+                    throw RegistryException.of(ErrorCode.DIGEST_INVALID, "the closing PUT needs ?digest=");
+                }
+                Digest digest = Digest.parse(raw);
+                ContentRange range = ContentRange.parse(ex.header("Content-Range"));
+                try (InputStream body = ex.body()) {
+                    uploads.complete(repository, id, digest, range, ex.contentLength(), body);
+                }
+                created(ex, repository, digest);
+            }
+            default -> {
+                uploads.cancel(repository, id);
+                ex.send(204);
+            }
+        }
+    }
+
+    private static void created(Exchange ex, String repository, Digest digest) {
+        ex.header("Location", "/v2/" + repository + "/blobs/" + digest)
+                .header("Docker-Content-Digest", digest.toString());
+        ex.send(201);
+    }
+
+    private static void sessionHeaders(Exchange ex, UploadStatus status) {
+        ex.header("Location", Uploads.location(status.repository(), status.id()))
+                .header("Range", Uploads.rangeHeader(status.size()))
+                .header("Docker-Upload-UUID", status.id());
+    }
+}

@@ -1,0 +1,64 @@
+package dev.berth.meta;
+
+import dev.berth.oci.Digest;
+import java.io.Closeable;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * The rows of the registry: repositories, which repository may serve which blob, manifests and what they
+ * reference, tags, referrers and upload sessions. Every method is one transaction. Lists are in byte order of
+ * their keys and start strictly after {@code after} (null for the start).
+ */
+public interface MetadataStore extends Closeable {
+
+    boolean repositoryExists(String repository);
+
+    List<String> repositories(String after, int limit);
+
+    /** The size of a blob the repository may serve, or empty. */
+    OptionalLong linkedBlobSize(String repository, Digest digest);
+
+    /** Records that the stored blob belongs to the repository (creating the repository if needed). */
+    void linkBlob(String repository, Digest digest, long size);
+
+    /** Repositories that may serve the blob. */
+    List<String> repositoriesLinking(Digest digest);
+
+    /** Links a blob of {@code source} into {@code target}; false when the source does not hold it. */
+    boolean mountBlob(String target, String source, Digest digest);
+
+    /** Unlinks a blob from a repository unless a manifest there still needs it. */
+    Removal unlinkBlob(String repository, Digest digest);
+
+    Optional<ManifestRecord> manifest(String repository, Digest digest);
+
+    Optional<ManifestRecord> taggedManifest(String repository, String tag);
+
+    /**
+     * Stores a manifest whose bytes are already in the blob store, checks that its required references are
+     * present in the repository with the declared sizes, and points {@code tags} at it, all in one transaction.
+     * Throws {@code MANIFEST_BLOB_UNKNOWN} or {@code MANIFEST_INVALID} and changes nothing when a check fails.
+     */
+    void putManifest(ManifestRecord manifest, List<ManifestReference> references, List<String> tags);
+
+    /** Removes a manifest and its tags unless another manifest of the repository (an index) references it. */
+    Removal deleteManifest(String repository, Digest digest);
+
+    boolean deleteTag(String repository, String tag);
+
+    List<String> tags(String repository, String after, int limit);
+
+    /** Manifests of the repository whose subject is {@code subject}, optionally of one artifact type. */
+    List<ManifestRecord> referrers(String repository, Digest subject, String artifactType);
+
+    void createUpload(UploadRecord upload);
+
+    Optional<UploadRecord> upload(String id);
+
+    /** Ends an upload session whose bytes are now the stored blob {@code digest}, linking it to the repository. */
+    void completeUpload(String id, String repository, Digest digest, long size);
+
+    void deleteUpload(String id);
+}

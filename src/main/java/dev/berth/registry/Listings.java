@@ -1,0 +1,77 @@
+package dev.berth.registry;
+
+import dev.berth.meta.ManifestRecord;
+import dev.berth.meta.MetadataStore;
+import dev.berth.oci.Digest;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.RegistryException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+
+/** Content discovery: tag lists, the catalog and referrers. */
+public final class Listings {
+    /** The most entries one page of tags or catalog holds, whatever {@code n} asks for. */
+    public static final int MAX_PAGE = 10_000;
+    /** Catalog page size when the client gives no {@code n}. */
+    public static final int DEFAULT_CATALOG_PAGE = 1_000;
+
+    private final MetadataStore meta;
+
+    Listings(MetadataStore meta) {
+        this.meta = meta;
+    }
+
+    /**
+     * Tags of a repository in byte order after {@code last}; {@code n} null means all of them.
+     */
+    public Page tags(String repository, String last, Integer n) {
+        if (!meta.repositoryExists(repository)) {
+            throw RegistryException.of(ErrorCode.NAME_UNKNOWN, "repository " + repository + " not found");
+        }
+        if (n == null) {
+            return new Page(meta.tags(repository, last, Integer.MAX_VALUE), false);
+        }
+        if (n == 0) {
+            return new Page(List.of(), false);
+        }
+        int limit = Math.min(n, MAX_PAGE);
+        return page(meta.tags(repository, last, limit + 1), limit);
+    }
+
+    /** Repositories the caller may see, in byte order after {@code last}, at most {@code n} (or a default). */
+    public Page catalog(String last, Integer n, Predicate<String> visible) {
+        if (n != null && n == 0) {
+            return new Page(List.of(), false);
+        }
+        int limit = n == null ? DEFAULT_CATALOG_PAGE : Math.min(n, MAX_PAGE);
+        List<String> found = new ArrayList<>();
+        String cursor = last;
+        // Hidden repositories must not shorten a page, so read on until the page is full or the list ends.
+        while (found.size() <= limit) {
+            List<String> batch = meta.repositories(cursor, limit + 1);
+            for (String repository : batch) {
+                if (visible.test(repository) && found.size() <= limit) {
+                    found.add(repository);
+                }
+            }
+            if (batch.size() < limit + 1) {
+                break;
+            }
+            cursor = batch.get(batch.size() - 1);
+        }
+        return page(found, limit);
+    }
+
+    /** Manifests whose subject is {@code subject}; an unknown repository or subject simply has none. */
+    public List<ManifestRecord> referrers(String repository, Digest subject, String artifactType) {
+        return meta.referrers(repository, subject, artifactType);
+    }
+
+    private static Page page(List<String> fetched, int limit) {
+        if (fetched.size() > limit) {
+            return new Page(fetched.subList(0, limit), true);
+        }
+        return new Page(fetched, false);
+    }
+}

@@ -1,0 +1,165 @@
+package dev.berth.registry;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.berth.meta.ManifestRecord;
+import dev.berth.meta.ManifestReference;
+import dev.berth.meta.MetadataStore;
+import dev.berth.meta.Removal;
+import dev.berth.oci.Descriptor;
+import dev.berth.oci.Digest;
+import dev.berth.oci.DigestAlgorithm;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.Manifest;
+import dev.berth.oci.ManifestParser;
+import dev.berth.oci.MediaTypes;
+import dev.berth.oci.Names;
+import dev.berth.oci.Reference;
+import dev.berth.oci.RegistryException;
+import dev.berth.store.BlobStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/** Pushing, pulling and deleting manifests and tags. */
+public final class Manifests {
+    /** The spec asks registries to take manifests of at least 4 MiB; Berth takes exactly that much. */
+    public static final int MAX_SIZE = 4 * 1024 * 1024;
+    /** Tags accepted in one push by digest ({@code ?tag=}); more is a 414. */
+    public static final int MAX_TAGS_PER_PUSH = 50;
+
+    private final BlobStore store;
+    private final MetadataStore meta;
+    private final Clock clock;
+    /** Manifest bytes by digest: immutable content, so the cache never needs invalidating. */
+    private final Cache<Digest, byte[]> contents = Caffeine.newBuilder()
+            .maximumWeight(64L * 1024 * 1024)
+            .<Digest, byte[]>weigher((digest, bytes) -> bytes.length)
+            .build();
+
+    Manifests(BlobStore store, MetadataStore meta, Clock clock) {
+        this.store = store;
+        this.meta = meta;
+        this.clock = clock;
+    }
+
+    /** The manifest's row, for HEAD. */
+    public ManifestRecord find(String repository, Reference reference) {
+        return (reference.isDigest()
+                ? meta.manifest(repository, reference.digest())
+                : meta.taggedManifest(repository, reference.tag()))
+                .orElseThrow(() -> unknown(repository, reference));
+    }
+
+    /** The manifest with its bytes, for GET. */
+    public StoredManifest get(String repository, Reference reference) {
+        ManifestRecord record = find(repository, reference);
+        byte[] content = contents.get(record.digest(), this::load);
+        return new StoredManifest(record.digest(), record.mediaType(), record.size(), content);
+    }
+
+    /**
+     * Validates and stores a manifest pushed by tag or by digest, and points the reference's tag and
+     * {@code extraTags} at it. Bytes are stored exactly as given.
+     */
+    public PushedManifest put(String repository, Reference reference, List<String> extraTags, String contentType,
+                              byte[] body) {
+        if (extraTags.size() > MAX_TAGS_PER_PUSH) {
+            throw RegistryException.of(ErrorCode.TAG_INVALID, 414,
+                    "at most " + MAX_TAGS_PER_PUSH + " tags may be pushed in one request");
+        }
+        Set<String> tags = new LinkedHashSet<>();
+        if (!reference.isDigest()) {
+            tags.add(reference.tag());
+        }
+        for (String tag : extraTags) {
+            tags.add(Names.requireTag(tag));
+        }
+        Manifest manifest = ManifestParser.parse(body, contentType);
+        DigestAlgorithm algorithm = reference.isDigest() ? reference.digest().algorithm() : DigestAlgorithm.SHA256;
+        Digest digest = Digest.compute(algorithm, body);
+        if (reference.isDigest() && !digest.equals(reference.digest())) {
+            throw RegistryException.of(ErrorCode.DIGEST_INVALID,
+                    "manifest content hashes to " + digest + ", not " + reference.digest());
+        }
+        try {
+            store.put(digest, body);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Digest subject = manifest.subject() == null ? null : manifest.subject().digest();
+        ManifestRecord record = new ManifestRecord(repository, digest, manifest.mediaType(), body.length,
+                manifest.referrerArtifactType(), subject,
+                // Annotations are only ever served in referrers lists, so only referrers keep them.
+                subject == null ? null : manifest.annotations(), clock.instant());
+        meta.putManifest(record, references(manifest), List.copyOf(tags));
+        contents.put(digest, body);
+        return new PushedManifest(digest, subject, List.copyOf(tags));
+    }
+
+    /** Deletes a tag, or a manifest with all its tags. */
+    public void delete(String repository, Reference reference) {
+        if (!reference.isDigest()) {
+            if (!meta.deleteTag(repository, reference.tag())) {
+                throw unknown(repository, reference);
+            }
+            return;
+        }
+        Removal removal = meta.deleteManifest(repository, reference.digest());
+        switch (removal.result()) {
+            case REMOVED -> { }
+            case NOT_FOUND -> throw unknown(repository, reference);
+            case IN_USE -> throw RegistryException.of(ErrorCode.DENIED, 409, "manifest " + reference.digest()
+                    + " is referenced by " + removal.blocker() + "; delete that first");
+        }
+    }
+
+    private static List<ManifestReference> references(Manifest manifest) {
+        List<ManifestReference> references = new ArrayList<>();
+        if (manifest.config() != null) {
+            references.add(blob(manifest.config(), true));
+        }
+        for (Descriptor layer : manifest.layers()) {
+            references.add(blob(layer, !MediaTypes.isNonDistributable(layer.mediaType())));
+        }
+        for (Descriptor child : manifest.manifests()) {
+            references.add(MediaTypes.isManifest(child.mediaType())
+                    ? new ManifestReference(child.digest(), ManifestReference.Kind.MANIFEST, child.size(), true)
+                    : blob(child, true));
+        }
+        return references;
+    }
+
+    private static ManifestReference blob(Descriptor descriptor, boolean required) {
+        return new ManifestReference(descriptor.digest(), ManifestReference.Kind.BLOB, descriptor.size(), required);
+    }
+
+    private byte[] load(Digest digest) {
+        try (SeekableByteChannel channel = store.open(digest)) {
+            long size = channel.size();
+            if (size > MAX_SIZE) {
+                throw new IllegalStateException("stored manifest " + digest + " is larger than any manifest accepted");
+            }
+            ByteBuffer buffer = ByteBuffer.allocate((int) size);
+            while (buffer.hasRemaining() && channel.read(buffer) >= 0) {
+                // keep reading until full
+            }
+            return buffer.array();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read manifest " + digest, e);
+        }
+    }
+
+    private RegistryException unknown(String repository, Reference reference) {
+        if (!meta.repositoryExists(repository)) {
+            return RegistryException.of(ErrorCode.NAME_UNKNOWN, "repository " + repository + " not found");
+        }
+        return RegistryException.of(ErrorCode.MANIFEST_UNKNOWN, "manifest " + reference + " not found in " + repository);
+    }
+}

@@ -1,0 +1,14 @@
+package dev.berth.registry;
+
+import dev.berth.meta.MetadataStore;
+import dev.berth.store.BlobStore;
+import java.time.Clock;
+
+/** The registry's operations, grouped by the resource they act on. Knows nothing of HTTP. */
+public record Registry(Blobs blobs, Uploads uploads, Manifests manifests, Listings listings) {
+
+    public static Registry create(BlobStore store, MetadataStore meta, Clock clock) {
+        return new Registry(new Blobs(store, meta), new Uploads(store, meta, clock),
+                new Manifests(store, meta, clock), new Listings(meta));
+    }
+}

@@ -1,0 +1,55 @@
+package dev.berth.store;
+
+import dev.berth.oci.Digest;
+import dev.berth.oci.DigestAlgorithm;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.SeekableByteChannel;
+import java.util.OptionalLong;
+
+/**
+ * Content-addressed bytes: blobs (layers, configs and manifests alike) stored once by digest, and the upload
+ * areas where blobs are assembled. A blob becomes visible only when it is whole, verified and durable.
+ *
+ * <p>Upload ids are chosen by the caller and must be lowercase UUIDs; this store never lets a name from a
+ * request reach a file path in any other form.
+ */
+public interface BlobStore extends Closeable {
+
+    /** The size of a stored blob, or empty when it is not stored. */
+    OptionalLong size(Digest digest) throws IOException;
+
+    /** Opens a stored blob for reading, positioned at its start; {@link java.nio.file.NoSuchFileException} if absent. */
+    SeekableByteChannel open(Digest digest) throws IOException;
+
+    /** Stores bytes under their digest, durably; the digest is checked. Storing bytes already present is a no-op. */
+    void put(Digest digest, byte[] content) throws IOException;
+
+    /** Removes a stored blob; returns whether it was there. Only garbage collection calls this. */
+    boolean delete(Digest digest) throws IOException;
+
+    /** Starts an empty upload that hashes with {@code algorithm} as bytes arrive. */
+    void createUpload(String id, DigestAlgorithm algorithm) throws IOException;
+
+    /** Bytes received so far; {@link java.nio.file.NoSuchFileException} if the upload does not exist. */
+    long uploadSize(String id) throws IOException;
+
+    /**
+     * Appends everything {@code content} yields to the upload and returns its new size. If reading or writing
+     * fails part-way, the bytes written so far stay: the upload is still consistent and may be resumed.
+     */
+    long appendToUpload(String id, InputStream content) throws IOException;
+
+    /** Cuts an upload back to {@code size} bytes, undoing an append that turned out to be invalid. */
+    void truncateUpload(String id, long size) throws IOException;
+
+    /**
+     * Verifies that the upload hashes to {@code expected} and makes it the stored blob of that digest, durably.
+     * Returns the blob's size. On a mismatch, throws {@code DIGEST_INVALID} and leaves the upload as it was.
+     */
+    long commitUpload(String id, Digest expected) throws IOException;
+
+    /** Discards an upload; unknown ids are ignored. */
+    void deleteUpload(String id) throws IOException;
+}

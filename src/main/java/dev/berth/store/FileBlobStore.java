@@ -1,0 +1,265 @@
+package dev.berth.store;
+
+import dev.berth.oci.Digest;
+import dev.berth.oci.DigestAlgorithm;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.RegistryException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.OptionalLong;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Blobs as files: {@code blobs/<algorithm>/<first two hex>/<hex>}, uploads as {@code uploads/<id>}. Uploads are
+ * hashed while they are written; committing one fsyncs it and renames it into place, then fsyncs the directory,
+ * so a blob path only ever names complete, verified, durable bytes.
+ */
+public final class FileBlobStore implements BlobStore {
+    private static final Logger LOG = LoggerFactory.getLogger(FileBlobStore.class);
+    private static final Pattern UPLOAD_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    private static final String TEMP_SUFFIX = ".tmp";
+    private static final int COPY_BUFFER = 128 * 1024;
+
+    private final Path blobs;
+    private final Path uploads;
+    /** Running hashes of uploads in progress; lost on restart, in which case commit re-reads the file. */
+    private final ConcurrentHashMap<String, RunningHash> hashes = new ConcurrentHashMap<>();
+
+    public FileBlobStore(Path root) throws IOException {
+        this.blobs = root.resolve("blobs");
+        this.uploads = root.resolve("uploads");
+        Files.createDirectories(blobs);
+        Files.createDirectories(uploads);
+        removeStaleTempFiles();
+    }
+
+    @Override
+    public OptionalLong size(Digest digest) throws IOException {
+        try {
+            return OptionalLong.of(Files.size(blobPath(digest)));
+        } catch (NoSuchFileException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    @Override
+    public SeekableByteChannel open(Digest digest) throws IOException {
+        return FileChannel.open(blobPath(digest), StandardOpenOption.READ);
+    }
+
+    /** The file of a stored blob, for callers that can serve a file more efficiently than a channel. */
+    public Path blobPath(Digest digest) {
+        return blobs.resolve(digest.algorithm().label()).resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
+    }
+
+    @Override
+    public void put(Digest digest, byte[] content) throws IOException {
+        Digest actual = Digest.compute(digest.algorithm(), content);
+        if (!actual.equals(digest)) {
+            throw mismatch(digest, actual);
+        }
+        Path target = blobPath(digest);
+        if (Files.exists(target)) {
+            return;
+        }
+        Path temp = uploads.resolve(UUID.randomUUID() + TEMP_SUFFIX);
+        try {
+            try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer buffer = ByteBuffer.wrap(content);
+                while (buffer.hasRemaining()) {
+                    out.write(buffer);
+                }
+                out.force(true);
+            }
+            moveIntoPlace(temp, target);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    @Override
+    public boolean delete(Digest digest) throws IOException {
+        return Files.deleteIfExists(blobPath(digest));
+    }
+
+    @Override
+    public void createUpload(String id, DigestAlgorithm algorithm) throws IOException {
+        Path path = uploadPath(id);
+        try {
+            Files.createFile(path);
+        } catch (FileAlreadyExistsException e) {
+            throw new IllegalStateException("upload " + id + " already exists", e);
+        }
+        hashes.put(id, new RunningHash(algorithm));
+    }
+
+    @Override
+    public long uploadSize(String id) throws IOException {
+        return Files.size(uploadPath(id));
+    }
+
+    @Override
+    public long appendToUpload(String id, InputStream content) throws IOException {
+        try (FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE)) {
+            long size = out.size();
+            RunningHash hash = hashes.get(id);
+            if (hash != null && hash.offset != size) {
+                // An earlier append failed between writing and hashing: re-read the file at commit instead.
+                hashes.remove(id);
+                hash = null;
+            }
+            out.position(size);
+            byte[] chunk = new byte[COPY_BUFFER];
+            ByteBuffer buffer = ByteBuffer.wrap(chunk);
+            int n;
+            while ((n = content.read(chunk)) >= 0) {
+                if (n == 0) {
+                    continue;
+                }
+                buffer.clear().limit(n);
+                while (buffer.hasRemaining()) {
+                    out.write(buffer);
+                }
+                size += n;
+                if (hash != null) {
+                    hash.update(chunk, n);
+                }
+            }
+            return size;
+        }
+    }
+
+    @Override
+    public void truncateUpload(String id, long size) throws IOException {
+        try (FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE)) {
+            out.truncate(size);
+        }
+        RunningHash hash = hashes.get(id);
+        if (hash != null && hash.offset != size) {
+            hashes.remove(id);
+        }
+    }
+
+    @Override
+    public long commitUpload(String id, Digest expected) throws IOException {
+        Path path = uploadPath(id);
+        long size = Files.size(path);
+        RunningHash hash = hashes.get(id);
+        Digest actual = hash != null && hash.offset == size && hash.algorithm == expected.algorithm()
+                ? hash.snapshot()
+                : hashFile(path, expected.algorithm());
+        if (!actual.equals(expected)) {
+            throw mismatch(expected, actual);
+        }
+        hashes.remove(id);
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
+            channel.force(true);
+        }
+        moveIntoPlace(path, blobPath(expected));
+        return size;
+    }
+
+    @Override
+    public void deleteUpload(String id) throws IOException {
+        hashes.remove(id);
+        Files.deleteIfExists(uploadPath(id));
+    }
+
+    @Override
+    public void close() {
+        hashes.clear();
+    }
+
+    private Path uploadPath(String id) {
+        if (!UPLOAD_ID.matcher(id).matches()) {
+            throw new IllegalArgumentException("not an upload id: " + id);
+        }
+        return uploads.resolve(id);
+    }
+
+    /** Renames a complete, fsynced file to its blob path and makes the rename itself durable. */
+    private void moveIntoPlace(Path source, Path target) throws IOException {
+        Path directory = target.getParent();
+        Files.createDirectories(directory);
+        if (Files.exists(target)) {
+            // Same digest, same bytes: the copy already there stays.
+            Files.deleteIfExists(source);
+            return;
+        }
+        Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+        fsyncDirectory(directory);
+    }
+
+    private static void fsyncDirectory(Path directory) throws IOException {
+        try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
+            dir.force(true);
+        }
+    }
+
+    private static Digest hashFile(Path path, DigestAlgorithm algorithm) throws IOException {
+        MessageDigest md = algorithm.newMessageDigest();
+        try (FileChannel in = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer buffer = ByteBuffer.allocate(COPY_BUFFER);
+            while (in.read(buffer) >= 0) {
+                buffer.flip();
+                md.update(buffer);
+                buffer.clear();
+            }
+        }
+        return Digest.of(algorithm, md.digest());
+    }
+
+    private static RegistryException mismatch(Digest expected, Digest actual) {
+        return RegistryException.of(ErrorCode.DIGEST_INVALID,
+                "digest mismatch: expected " + expected + ", content hashes to " + actual);
+    }
+
+    private void removeStaleTempFiles() throws IOException {
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(uploads, "*" + TEMP_SUFFIX)) {
+            for (Path temp : stream) {
+                LOG.debug("removing unfinished write {}", temp.getFileName());
+                Files.deleteIfExists(temp);
+            }
+        }
+    }
+
+    /** An upload's hash up to {@code offset}. */
+    private static final class RunningHash {
+        final DigestAlgorithm algorithm;
+        final MessageDigest digest;
+        long offset;
+
+        RunningHash(DigestAlgorithm algorithm) {
+            this.algorithm = algorithm;
+            this.digest = algorithm.newMessageDigest();
+        }
+
+        void update(byte[] bytes, int length) {
+            digest.update(bytes, 0, length);
+            offset += length;
+        }
+
+        Digest snapshot() {
+            try {
+                return Digest.of(algorithm, ((MessageDigest) digest.clone()).digest());
+            } catch (CloneNotSupportedException e) {
+                throw new IllegalStateException("JDK message digests are cloneable", e);
+            }
+        }
+    }
+}
