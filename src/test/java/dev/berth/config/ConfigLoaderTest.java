@@ -1,0 +1,111 @@
+package dev.berth.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+    private static ConfigLoader.Loaded load(String json) throws ConfigException {
+        return ConfigLoader.parse(json.getBytes(StandardCharsets.UTF_8), "test.json");
+    }
+
+    private static void assertProblem(String json, String problem) {
+        assertThatThrownBy(() -> load(json)).isInstanceOfSatisfying(ConfigException.class,
+                e -> assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains(problem)));
+    }
+
+    @Test
+    void emptyObjectMeansDefaults() throws Exception {
+        ConfigLoader.Loaded loaded = load("{}");
+        assertThat(loaded.config()).isEqualTo(BerthConfig.defaults());
+        assertThat(loaded.warnings()).isEmpty();
+    }
+
+    @Test
+    void readsWhatBerthUses() throws Exception {
+        BerthConfig c = load("""
+                {"distSpecVersion":"1.1.1",
+                 "storage":{"rootDirectory":"/srv/berth","dedupe":true,"commit":true},
+                 "http":{"address":"0.0.0.0","port":"5050","externalUrl":"https://registry.example.com",
+                         "readTimeout":"1h","writeTimeout":"1h","idleTimeout":"2m","compat":["docker2s2"],
+                         "tls":{"cert":"/etc/berth/cert.pem","key":"/etc/berth/key.pem"}},
+                 "log":{"level":"debug","output":"/var/log/berth.log"}}
+                """).config();
+        assertThat(c.storage().rootDirectory()).isEqualTo(Path.of("/srv/berth"));
+        assertThat(c.http().address()).isEqualTo("0.0.0.0");
+        assertThat(c.http().port()).isEqualTo(5050);
+        assertThat(c.http().externalUrl()).isEqualTo(URI.create("https://registry.example.com"));
+        assertThat(c.http().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(c.http().tls()).isEqualTo(new BerthConfig.Tls(Path.of("/etc/berth/cert.pem"), Path.of("/etc/berth/key.pem")));
+        assertThat(c.log()).isEqualTo(new BerthConfig.Log("debug", Path.of("/var/log/berth.log")));
+    }
+
+    @Test
+    void matchesKeysCaseInsensitivelyAsZotDoes() throws Exception {
+        BerthConfig c = load("{\"Storage\":{\"RootDirectory\":\"/x\"},\"HTTP\":{\"Port\":5051}}").config();
+        assertThat(c.storage().rootDirectory()).isEqualTo(Path.of("/x"));
+        assertThat(c.http().port()).isEqualTo(5051);
+    }
+
+    @Test
+    void namesTheKeyOfAnInvalidValue() {
+        assertProblem("{\"http\":{\"port\":\"http\"}}", "http.port: must be a port number");
+        assertProblem("{\"http\":{\"port\":70000}}", "http.port: must be a port number");
+        assertProblem("{\"http\":{\"readTimeout\":\"forever\"}}", "http.readTimeout: invalid duration");
+        assertProblem("{\"http\":{\"idleTimeout\":30}}", "http.idleTimeout: must be a duration string");
+        assertProblem("{\"http\":{\"externalUrl\":\"registry.example.com\"}}", "http.externalUrl: must be an absolute");
+        assertProblem("{\"http\":{\"tls\":{\"cert\":\"c.pem\"}}}", "http.tls.key: required");
+        assertProblem("{\"storage\":{\"rootDirectory\":5}}", "storage.rootDirectory: must be a string");
+        assertProblem("{\"storage\":{\"dedupe\":\"yes\"}}", "storage.dedupe: must be true or false");
+        assertProblem("{\"log\":{\"level\":\"loud\"}}", "log.level: must be one of");
+        assertProblem("{\"http\":[]}", "http: must be an object");
+    }
+
+    @Test
+    void reportsEveryProblemAtOnce() {
+        assertThatThrownBy(() -> load("{\"http\":{\"port\":\"x\",\"idleTimeout\":\"y\"},\"log\":{\"level\":\"z\"}}"))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).hasSize(3));
+    }
+
+    @Test
+    void refusesInvalidJsonWithItsPosition() {
+        assertProblem("{\"http\": {\n\"port\": }", "not valid JSON at line 2");
+        assertProblem("{\"a\":1,\"a\":2}", "not valid JSON");
+        assertProblem("[1]", "must be a JSON object");
+    }
+
+    @Test
+    void warnsAboutWhatHasNoEffectYet() throws Exception {
+        ConfigLoader.Loaded loaded = load("""
+                {"storage":{"gc":true,"gcDelay":"1h","retention":{}},
+                 "http":{"realm":"zot","ratelimit":{"rate":5}},
+                 "log":{"audit":"/var/log/audit.log"},
+                 "extensions":{"sync":{"enable":true},"metrics":{"enable":false},"ui":{"enable":true}},
+                 "bogus":1, "http2":{}}
+                """);
+        assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).startsWith("storage.gc:"))
+                .anySatisfy(w -> assertThat(w).startsWith("storage.gcDelay:"))
+                .anySatisfy(w -> assertThat(w).startsWith("storage.retention:"))
+                .anySatisfy(w -> assertThat(w).startsWith("http.realm:"))
+                .anySatisfy(w -> assertThat(w).startsWith("http.ratelimit:"))
+                .anySatisfy(w -> assertThat(w).startsWith("log.audit:"))
+                .anySatisfy(w -> assertThat(w).startsWith("extensions.sync:"))
+                .anySatisfy(w -> assertThat(w).startsWith("extensions.ui:"))
+                .anySatisfy(w -> assertThat(w).isEqualTo("bogus: unknown key, ignored"))
+                .anySatisfy(w -> assertThat(w).isEqualTo("http2: unknown key, ignored"))
+                .noneSatisfy(w -> assertThat(w).startsWith("extensions.metrics"));
+    }
+
+    @Test
+    void refusesSettingsWhoseAbsenceWouldExposeTheRegistry() {
+        assertProblem("{\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/etc/htpasswd\"}}}}", "http.auth: not supported yet");
+        assertProblem("{\"http\":{\"accessControl\":{\"repositories\":{}}}}", "http.accessControl: not supported yet");
+        assertProblem("{\"http\":{\"tls\":{\"cert\":\"c\",\"key\":\"k\",\"cacert\":\"ca\"}}}", "http.tls.cacert: not supported yet");
+        assertProblem("{\"storage\":{\"storageDriver\":{\"name\":\"s3\"}}}", "storage.storageDriver: not supported yet");
+    }
+}

@@ -1,0 +1,269 @@
+package dev.berth.meta;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.berth.oci.Digest;
+import dev.berth.oci.DigestAlgorithm;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.MediaTypes;
+import dev.berth.oci.RegistryException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What every {@link MetadataStore} must do; each implementation's test extends this. */
+public abstract class MetadataStoreContract {
+    protected MetadataStore meta;
+
+    protected abstract MetadataStore newStore() throws Exception;
+
+    @BeforeEach
+    void open() throws Exception {
+        meta = newStore();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        meta.close();
+    }
+
+    static Digest digest(String seed) {
+        return Digest.compute(DigestAlgorithm.SHA256, seed.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static ManifestRecord manifest(String repository, Digest digest, Digest subject, String artifactType) {
+        return new ManifestRecord(repository, digest, MediaTypes.OCI_MANIFEST, 100, artifactType, subject,
+                subject == null ? Map.of() : Map.of("k", "v"), Instant.ofEpochMilli(1_000));
+    }
+
+    private static ManifestReference blob(Digest digest, long size) {
+        return new ManifestReference(digest, ManifestReference.Kind.BLOB, size, true);
+    }
+
+    /** An image manifest in {@code repository} whose config and layer are linked first. */
+    private Digest pushImage(String repository, String seed, List<String> tags) {
+        Digest config = digest(seed + "-config");
+        Digest layer = digest(seed + "-layer");
+        meta.linkBlob(repository, config, 10);
+        meta.linkBlob(repository, layer, 20);
+        Digest m = digest(seed);
+        meta.putManifest(manifest(repository, m, null, "application/vnd.oci.image.config.v1+json"),
+                List.of(blob(config, 10), blob(layer, 20)), tags);
+        return m;
+    }
+
+    @Test
+    void linksBlobsPerRepository() {
+        Digest d = digest("a");
+        assertThat(meta.repositoryExists("r1")).isFalse();
+        meta.linkBlob("r1", d, 42);
+        meta.linkBlob("r1", d, 42);
+        assertThat(meta.repositoryExists("r1")).isTrue();
+        assertThat(meta.linkedBlobSize("r1", d)).hasValue(42);
+        assertThat(meta.linkedBlobSize("r2", d)).as("a digest is not a key to another repository").isEmpty();
+        assertThat(meta.repositoriesLinking(d)).containsExactly("r1");
+    }
+
+    @Test
+    void mountsOnlyFromARepositoryThatHoldsTheBlob() {
+        Digest d = digest("m");
+        meta.linkBlob("src", d, 5);
+        assertThat(meta.mountBlob("dst", "elsewhere", d)).isFalse();
+        assertThat(meta.linkedBlobSize("dst", d)).isEmpty();
+        assertThat(meta.mountBlob("dst", "src", d)).isTrue();
+        assertThat(meta.linkedBlobSize("dst", d)).hasValue(5);
+        assertThat(meta.repositoriesLinking(d)).containsExactly("dst", "src");
+    }
+
+    @Test
+    void unlinksBlobsNoManifestNeeds() {
+        Digest lonely = digest("lonely");
+        meta.linkBlob("r", lonely, 1);
+        assertThat(meta.unlinkBlob("r", digest("absent")).result()).isEqualTo(Removal.Result.NOT_FOUND);
+        assertThat(meta.unlinkBlob("r", lonely).result()).isEqualTo(Removal.Result.REMOVED);
+        assertThat(meta.linkedBlobSize("r", lonely)).isEmpty();
+        assertThat(meta.repositoryExists("r")).as("an empty repository is gone").isFalse();
+    }
+
+    @Test
+    void refusesToUnlinkWhatAManifestNeeds() {
+        Digest m = pushImage("r", "img", List.of("v1"));
+        Removal layer = meta.unlinkBlob("r", digest("img-layer"));
+        assertThat(layer.result()).isEqualTo(Removal.Result.IN_USE);
+        assertThat(layer.blocker()).contains(m.toString());
+        assertThat(meta.unlinkBlob("r", m).result()).isEqualTo(Removal.Result.IN_USE);
+        assertThat(meta.linkedBlobSize("r", digest("img-layer"))).hasValue(20);
+    }
+
+    @Test
+    void storesManifestsAndTags() {
+        Digest m = pushImage("r", "img", List.of("v1", "latest"));
+        assertThat(meta.manifest("r", m)).get().satisfies(r -> {
+            assertThat(r.mediaType()).isEqualTo(MediaTypes.OCI_MANIFEST);
+            assertThat(r.size()).isEqualTo(100);
+        });
+        assertThat(meta.taggedManifest("r", "v1")).get().extracting(ManifestRecord::digest).isEqualTo(m);
+        assertThat(meta.taggedManifest("r", "v2")).isEmpty();
+        assertThat(meta.linkedBlobSize("r", m)).as("manifest bytes are served as a blob too").hasValue(100);
+        assertThat(meta.tags("r", null, 10)).containsExactly("latest", "v1");
+        Digest m2 = pushImage("r", "img2", List.of("latest"));
+        assertThat(meta.taggedManifest("r", "latest")).get().extracting(ManifestRecord::digest).isEqualTo(m2);
+        assertThat(meta.manifest("r", m)).as("moving a tag keeps the old manifest").isPresent();
+    }
+
+    @Test
+    void aManifestWithAMissingReferenceChangesNothing() {
+        Digest config = digest("c");
+        meta.linkBlob("r", config, 10);
+        Digest m = digest("m");
+        assertThatThrownBy(() -> meta.putManifest(manifest("r", m, null, null),
+                List.of(blob(config, 10), blob(digest("missing"), 3)), List.of("t")))
+                .isInstanceOfSatisfying(RegistryException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.MANIFEST_BLOB_UNKNOWN));
+        assertThat(meta.manifest("r", m)).isEmpty();
+        assertThat(meta.taggedManifest("r", "t")).isEmpty();
+        assertThat(meta.linkedBlobSize("r", m)).isEmpty();
+    }
+
+    @Test
+    void aReferenceWithTheWrongSizeIsInvalid() {
+        Digest config = digest("c");
+        meta.linkBlob("r", config, 10);
+        assertThatThrownBy(() -> meta.putManifest(manifest("r", digest("m"), null, null), List.of(blob(config, 11)), List.of()))
+                .isInstanceOfSatisfying(RegistryException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.MANIFEST_INVALID));
+    }
+
+    @Test
+    void optionalReferencesNeedNotBePresent() {
+        Digest m = digest("nd");
+        meta.putManifest(manifest("r", m, null, null),
+                List.of(new ManifestReference(digest("foreign"), ManifestReference.Kind.BLOB, 5, false)), List.of());
+        assertThat(meta.manifest("r", m)).isPresent();
+    }
+
+    @Test
+    void indexesNeedTheirChildrenAsManifests() {
+        Digest child = pushImage("r", "child", List.of());
+        Digest blobOnly = digest("blob-only");
+        meta.linkBlob("r", blobOnly, 100);
+        Digest index = digest("index");
+        assertThatThrownBy(() -> meta.putManifest(manifest("r", index, null, null),
+                List.of(new ManifestReference(blobOnly, ManifestReference.Kind.MANIFEST, 100, true)), List.of()))
+                .isInstanceOfSatisfying(RegistryException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.MANIFEST_BLOB_UNKNOWN));
+        meta.putManifest(manifest("r", index, null, null),
+                List.of(new ManifestReference(child, ManifestReference.Kind.MANIFEST, 100, true)), List.of("multi"));
+        Removal removal = meta.deleteManifest("r", child);
+        assertThat(removal.result()).isEqualTo(Removal.Result.IN_USE);
+        assertThat(removal.blocker()).contains(index.toString());
+        assertThat(meta.deleteManifest("r", index).result()).isEqualTo(Removal.Result.REMOVED);
+        assertThat(meta.deleteManifest("r", child).result()).isEqualTo(Removal.Result.REMOVED);
+    }
+
+    @Test
+    void deletingAManifestRemovesItsTags() {
+        Digest m = pushImage("r", "img", List.of("a", "b"));
+        assertThat(meta.deleteManifest("r", digest("nope")).result()).isEqualTo(Removal.Result.NOT_FOUND);
+        assertThat(meta.deleteManifest("r", m).result()).isEqualTo(Removal.Result.REMOVED);
+        assertThat(meta.manifest("r", m)).isEmpty();
+        assertThat(meta.tags("r", null, 10)).isEmpty();
+        assertThat(meta.linkedBlobSize("r", m)).isEmpty();
+        assertThat(meta.linkedBlobSize("r", digest("img-layer"))).as("layers stay until unlinked").hasValue(20);
+    }
+
+    @Test
+    void deletesTags() {
+        Digest m = pushImage("r", "img", List.of("a", "b"));
+        assertThat(meta.deleteTag("r", "a")).isTrue();
+        assertThat(meta.deleteTag("r", "a")).isFalse();
+        assertThat(meta.tags("r", null, 10)).containsExactly("b");
+        assertThat(meta.manifest("r", m)).isPresent();
+    }
+
+    @Test
+    void listsTagsInByteOrderAfterACursor() {
+        pushImage("r", "img", List.of("b", "a", "B", "1", "a.b", "a-b", "_"));
+        assertThat(meta.tags("r", null, 100)).containsExactly("1", "B", "_", "a", "a-b", "a.b", "b");
+        assertThat(meta.tags("r", "B", 2)).containsExactly("_", "a");
+        assertThat(meta.tags("r", "b", 2)).isEmpty();
+    }
+
+    @Test
+    void listsRepositoriesInByteOrder() {
+        for (String r : List.of("b", "a/b", "a", "a-b", "c/d/e")) {
+            meta.linkBlob(r, digest(r), 1);
+        }
+        assertThat(meta.repositories(null, 100)).containsExactly("a", "a-b", "a/b", "b", "c/d/e");
+        assertThat(meta.repositories("a-b", 2)).containsExactly("a/b", "b");
+    }
+
+    @Test
+    void findsReferrersBySubjectAndArtifactType() {
+        Digest subject = digest("subject");
+        Digest sbom = digest("sbom");
+        Digest sig = digest("sig");
+        meta.putManifest(manifest("r", sbom, subject, "application/spdx+json"), List.of(), List.of());
+        meta.putManifest(manifest("r", sig, subject, "application/vnd.dev.cosign"), List.of(), List.of());
+        meta.putManifest(manifest("other", digest("x"), subject, "application/spdx+json"), List.of(), List.of());
+        assertThat(meta.referrers("r", subject, null)).extracting(ManifestRecord::digest).containsExactlyInAnyOrder(sbom, sig);
+        assertThat(meta.referrers("r", subject, "application/spdx+json")).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.digest()).isEqualTo(sbom);
+                    assertThat(r.annotations()).containsEntry("k", "v");
+                });
+        assertThat(meta.referrers("r", digest("no-referrers"), null)).isEmpty();
+        assertThat(meta.referrers("unknown", subject, null)).isEmpty();
+    }
+
+    @Test
+    void tracksUploads() {
+        String id = UUID.randomUUID().toString();
+        meta.createUpload(new UploadRecord(id, "r", DigestAlgorithm.SHA512, Instant.ofEpochMilli(5)));
+        assertThat(meta.upload(id)).hasValue(new UploadRecord(id, "r", DigestAlgorithm.SHA512, Instant.ofEpochMilli(5)));
+        assertThat(meta.repositoryExists("r")).as("a session alone does not make a repository").isFalse();
+        Digest d = digest("uploaded");
+        meta.completeUpload(id, "r", d, 77);
+        assertThat(meta.upload(id)).isEmpty();
+        assertThat(meta.linkedBlobSize("r", d)).hasValue(77);
+        String other = UUID.randomUUID().toString();
+        meta.createUpload(new UploadRecord(other, "r", DigestAlgorithm.SHA256, Instant.ofEpochMilli(5)));
+        meta.deleteUpload(other);
+        assertThat(meta.upload(other)).isEmpty();
+    }
+
+    @Test
+    void concurrentPushesLeaveConsistentRows() throws Exception {
+        Digest config = digest("cfg");
+        meta.linkBlob("r", config, 10);
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Digest>> results = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                Digest m = digest("m" + i);
+                results.add(pool.submit(() -> {
+                    meta.putManifest(manifest("r", m, null, null), List.of(blob(config, 10)), List.of("latest", "t" + m.hex()));
+                    return m;
+                }));
+            }
+            List<Digest> pushed = new ArrayList<>();
+            for (Future<Digest> f : results) {
+                pushed.add(f.get());
+            }
+            assertThat(meta.tags("r", null, 1000)).hasSize(41);
+            assertThat(pushed).contains(meta.taggedManifest("r", "latest").orElseThrow().digest());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
