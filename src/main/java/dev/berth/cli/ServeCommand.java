@@ -5,14 +5,18 @@ import dev.berth.config.BerthConfig;
 import dev.berth.config.ConfigException;
 import dev.berth.config.ConfigLoader;
 import dev.berth.ops.Logging;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import ch.qos.logback.classic.LoggerContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code berth serve}: runs the registry until SIGTERM or SIGINT, then stops gracefully. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
@@ -25,6 +29,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "zot-format config.json to read")
     Path config;
+
+    @Spec
+    CommandSpec spec;
 
     static boolean serving() {
         return serving;
@@ -42,8 +49,9 @@ final class ServeCommand implements Callable<Integer> {
                 settings = loaded.config();
                 warnings = loaded.warnings();
             } catch (ConfigException e) {
-                System.err.println("berth: " + config + " cannot be used:");
-                e.problems().forEach(p -> System.err.println("  " + p));
+                PrintWriter err = spec.commandLine().getErr();
+                err.println("berth: " + config + " cannot be used:");
+                e.problems().forEach(p -> err.println("  " + p));
                 return 2;
             }
         }
@@ -53,18 +61,22 @@ final class ServeCommand implements Callable<Integer> {
         }
         Berth berth = Berth.start(settings);
         serving = true;
-        CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             LOG.info("stopping: letting requests in flight finish");
+            int status = 0;
             try {
                 berth.close();
             } catch (Exception e) {
                 LOG.error("stopping failed", e);
-            } finally {
-                stopped.countDown();
+                status = 1;
             }
+            if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
+                context.stop();
+            }
+            // A stop that went as asked for is a success: exit 0 rather than the JVM's 143 for SIGTERM.
+            Runtime.getRuntime().halt(status);
         }, "berth-shutdown"));
-        stopped.await();
+        new CountDownLatch(1).await();
         return 0;
     }
 }

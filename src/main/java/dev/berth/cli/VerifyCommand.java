@@ -2,10 +2,13 @@ package dev.berth.cli;
 
 import dev.berth.config.ConfigException;
 import dev.berth.config.ConfigLoader;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code berth verify FILE}: checks a configuration without starting anything. */
 @Command(name = "verify", mixinStandardHelpOptions = true,
@@ -16,20 +19,25 @@ final class VerifyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "FILE", description = "the config.json to check")
     Path file;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         try {
             ConfigLoader.Loaded loaded = ConfigLoader.load(file);
             for (String warning : loaded.warnings()) {
-                System.out.println("warning: " + warning);
+                out.println("warning: " + warning);
             }
-            System.out.println(file + ": valid");
+            out.println(file + ": valid");
             return 0;
         } catch (ConfigException e) {
             for (String problem : e.problems()) {
-                System.err.println("error: " + problem);
+                err.println("error: " + problem);
             }
-            System.err.println(file + ": invalid");
+            err.println(file + ": invalid");
             return 1;
         }
     }

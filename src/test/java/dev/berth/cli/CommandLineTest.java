@@ -1,0 +1,76 @@
+package dev.berth.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class CommandLineTest {
+    @TempDir
+    Path dir;
+
+    private record Run(int code, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int code = cli.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String[] args : new String[][] {{"--help"}, {"serve", "--help"}, {"verify", "--help"}}) {
+            Run run = run(args);
+            assertThat(run.code()).isZero();
+            assertThat(run.out()).contains("Usage: berth");
+        }
+        assertThat(run("--version").out()).startsWith("berth ");
+    }
+
+    @Test
+    void verifyAcceptsAValidFileAndPrintsWarnings() throws Exception {
+        Path file = dir.resolve("config.json");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/tmp/x\",\"gc\":true},\"http\":{\"port\":\"5050\"}}");
+        Run run = run("verify", file.toString());
+        assertThat(run.code()).isZero();
+        assertThat(run.out()).contains("warning: storage.gc: garbage collection is not supported yet").contains(": valid");
+    }
+
+    @Test
+    void verifyNamesTheOffendingKeyAndFails() throws Exception {
+        Path file = dir.resolve("config.json");
+        Files.writeString(file, "{\"http\":{\"port\":\"eighty\"}}");
+        Run run = run("verify", file.toString());
+        assertThat(run.code()).isEqualTo(1);
+        assertThat(run.err()).contains("error: http.port: must be a port number").contains(": invalid");
+        Run missing = run("verify", dir.resolve("absent.json").toString());
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("no such file");
+    }
+
+    @Test
+    void serveRefusesAnUnusableConfigBeforeStarting() throws Exception {
+        Path file = dir.resolve("config.json");
+        Files.writeString(file, "{\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/etc/htpasswd\"}}}}");
+        Run run = run("serve", "--config", file.toString());
+        assertThat(run.code()).isEqualTo(2);
+        assertThat(run.err()).contains("http.auth: not supported yet");
+    }
+
+    @Test
+    void unknownOptionsAreUsageErrors() {
+        Run run = run("serve", "--bogus");
+        assertThat(run.code()).isEqualTo(2);
+        assertThat(run.err()).contains("Unknown option");
+    }
+}
