@@ -33,6 +33,7 @@ public final class Berth implements AutoCloseable {
 
     /** Opens the data directory and starts serving; everything opened is closed again if a step fails. */
     public static Berth start(BerthConfig config) throws Exception {
+        HttpServer server = new HttpServer(config.http());
         Path root = config.storage().rootDirectory().toAbsolutePath();
         Files.createDirectories(root);
         FileBlobStore blobs = new FileBlobStore(root);
@@ -41,8 +42,7 @@ public final class Berth implements AutoCloseable {
             meta = JdbcMetadataStore.sqlite(root.resolve("berth.db"), Clock.systemUTC());
             Registry registry = Registry.create(blobs, meta, Clock.systemUTC());
             Health health = new Health(() -> Files.isDirectory(root) && Files.isWritable(root));
-            HttpServer server = new HttpServer(config.http(), new Router(registry, health));
-            server.start();
+            server.start(new Router(registry, health));
             health.markStarted();
             LOG.info("Berth {} serving {} with data in {}", version(), server.uri(), root);
             return new Berth(blobs, meta, health, server);
@@ -65,10 +65,15 @@ public final class Berth implements AutoCloseable {
 
     /** Graceful stop: no new requests, requests in flight finish, then the stores close. */
     @Override
-    public void close() throws Exception {
+    public void close() {
         health.markStopping();
         try {
             server.stop();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warn("interrupted while stopping the HTTP server");
+        } catch (Exception e) {
+            LOG.warn("stopping the HTTP server failed", e);
         } finally {
             try {
                 meta.close();
@@ -77,6 +82,23 @@ public final class Berth implements AutoCloseable {
             }
         }
         LOG.info("Berth stopped");
+    }
+
+    /** One line an operator can act on, for the usual reasons a start fails. */
+    public static String describeStartFailure(Throwable failure, BerthConfig config) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof java.net.BindException) {
+                return "cannot listen on " + config.http().address() + ":" + config.http().port() + ": " + t.getMessage();
+            }
+            if (t instanceof java.nio.file.AccessDeniedException denied) {
+                return "permission denied: " + denied.getFile();
+            }
+            if (t instanceof java.nio.file.FileSystemException fs) {
+                return fs.getFile() + ": " + (fs.getReason() == null ? fs.getClass().getSimpleName() : fs.getReason());
+            }
+        }
+        String message = failure.getMessage();
+        return message == null ? failure.toString() : message;
     }
 
     public static String version() {

@@ -59,14 +59,23 @@ final class ServeCommand implements Callable<Integer> {
         if (!warnings.isEmpty()) {
             LOG.warn("{} settings in {} have no effect:\n  {}", warnings.size(), config, String.join("\n  ", warnings));
         }
-        Berth berth = Berth.start(settings);
+        Berth berth;
+        try {
+            berth = Berth.start(settings);
+        } catch (Exception e) {
+            String reason = Berth.describeStartFailure(e, settings);
+            LOG.error("cannot start: {}", reason);
+            LOG.debug("start failure", e);
+            spec.commandLine().getErr().println("berth: cannot start: " + reason);
+            return 1;
+        }
         serving = true;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             LOG.info("stopping: letting requests in flight finish");
             int status = 0;
             try {
                 berth.close();
-            } catch (Exception e) {
+            } catch (RuntimeException e) {
                 LOG.error("stopping failed", e);
                 status = 1;
             }

@@ -37,6 +37,9 @@ final class VerifyCommand implements Callable<Integer> {
             for (String problem : e.problems()) {
                 err.println("error: " + problem);
             }
+            for (String warning : e.warnings()) {
+                err.println("warning: " + warning);
+            }
             err.println(file + ": invalid");
             return 1;
         }

@@ -11,6 +11,7 @@ public record BerthConfig(Storage storage, Http http, Log log) {
     public static final int DEFAULT_PORT = 5000;
     public static final Path DEFAULT_ROOT = Path.of("berth-data");
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
+    public static final int DEFAULT_MAX_CONNECTIONS = 4096;
 
     /** Where everything is kept: blobs, uploads and the SQLite database. */
     public record Storage(Path rootDirectory) {
@@ -20,7 +21,14 @@ public record BerthConfig(Storage storage, Http http, Log log) {
      * The listener. {@code externalUrl} is the address clients reach Berth at (behind a proxy); {@code tls} is
      * null for plain HTTP. Only idle connections time out: a request may take as long as its bytes take.
      */
-    public record Http(String address, int port, Tls tls, URI externalUrl, Duration idleTimeout) {
+    public record Http(String address, int port, Tls tls, URI externalUrl, Duration idleTimeout, int maxConnections) {
+        public Http withPort(int newPort) {
+            return new Http(address, newPort, tls, externalUrl, idleTimeout, maxConnections);
+        }
+
+        public Http withTls(Tls newTls) {
+            return new Http(address, port, newTls, externalUrl, idleTimeout, maxConnections);
+        }
     }
 
     public record Tls(Path cert, Path key) {
@@ -32,7 +40,7 @@ public record BerthConfig(Storage storage, Http http, Log log) {
 
     public static BerthConfig defaults() {
         return new BerthConfig(new Storage(DEFAULT_ROOT),
-                new Http(DEFAULT_ADDRESS, DEFAULT_PORT, null, null, DEFAULT_IDLE_TIMEOUT),
+                new Http(DEFAULT_ADDRESS, DEFAULT_PORT, null, null, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS),
                 new Log("info", null));
     }
 }

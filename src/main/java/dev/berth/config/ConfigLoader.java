@@ -10,6 +10,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -71,7 +72,7 @@ public final class ConfigLoader {
         ConfigLoader loader = new ConfigLoader();
         BerthConfig config = loader.read(new Section("", root, loader));
         if (!loader.errors.isEmpty()) {
-            throw new ConfigException(loader.errors);
+            throw new ConfigException(loader.errors, loader.warnings);
         }
         return new Loaded(config, List.copyOf(loader.warnings));
     }
@@ -94,12 +95,15 @@ public final class ConfigLoader {
     }
 
     private BerthConfig.Storage readStorage(Section s) {
+        // As in zot, a configuration file must say where the data lives: a misspelt key must not quietly
+        // put images in a default directory.
         if (s == null) {
+            errors.add("storage.rootDirectory: required");
             return new BerthConfig.Storage(BerthConfig.DEFAULT_ROOT);
         }
         String root = s.string("rootDirectory");
-        if (root != null && root.isBlank()) {
-            s.error("rootDirectory", "must not be empty");
+        if (root == null || root.isBlank()) {
+            s.error("rootDirectory", "required");
         }
         // Berth always stores each blob once and always fsyncs: these zot switches are satisfied as they are.
         s.bool("dedupe");
@@ -140,6 +144,7 @@ public final class ConfigLoader {
         if (idle.isNegative() || idle.isZero()) {
             s.error("idleTimeout", "must be positive");
         }
+        int maxConnections = s.positiveInt("maxConnections", BerthConfig.DEFAULT_MAX_CONNECTIONS);
         // zot cuts whole requests at these; Berth never does (only idle connections time out), so they are moot.
         s.duration("readTimeout", null);
         s.duration("writeTimeout", null);
@@ -152,7 +157,7 @@ public final class ConfigLoader {
                 + " the registry", true);
         s.finish();
         return new BerthConfig.Http(address == null || address.isBlank() ? BerthConfig.DEFAULT_ADDRESS : address,
-                port, tls, externalUrl, idle);
+                port, tls, externalUrl, idle, maxConnections);
     }
 
     private BerthConfig.Tls readTls(Section s) {
@@ -173,7 +178,20 @@ public final class ConfigLoader {
         if (cert == null || key == null || cert.isBlank() || key.isBlank()) {
             return null;
         }
-        return new BerthConfig.Tls(Path.of(cert), Path.of(key));
+        BerthConfig.Tls tls = new BerthConfig.Tls(Path.of(cert), Path.of(key));
+        // Read the files now, so that verify catches what serve would trip over.
+        if (!Files.isReadable(tls.cert())) {
+            s.error("cert", tls.cert() + " is not a readable file");
+        } else if (!Files.isReadable(tls.key())) {
+            s.error("key", tls.key() + " is not a readable file");
+        } else {
+            try {
+                TlsKeys.load(tls.cert(), tls.key());
+            } catch (IOException | GeneralSecurityException e) {
+                s.error("key", "unusable certificate or key: " + e.getMessage());
+            }
+        }
+        return tls;
     }
 
     private BerthConfig.Log readLog(Section s) {
@@ -305,6 +323,18 @@ public final class ConfigLoader {
                 error(e.getKey(), ex.getMessage());
                 return fallback;
             }
+        }
+
+        int positiveInt(String key, int fallback) {
+            Map.Entry<String, JsonNode> e = find(key);
+            if (e == null || e.getValue().isNull()) {
+                return fallback;
+            }
+            if (!e.getValue().isInt() || e.getValue().intValue() < 1) {
+                error(e.getKey(), "must be a positive whole number");
+                return fallback;
+            }
+            return e.getValue().intValue();
         }
 
         int port(String key, int fallback) {

@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
  * against the blob's size (RFC 9110 §14). Several ranges are not served as multipart: the whole blob is sent.
  */
 record ByteRange(long first, long last) {
-    private static final Pattern SINGLE = Pattern.compile("bytes=(\\d{0,18})-(\\d{0,18})");
+    private static final Pattern SINGLE = Pattern.compile("bytes=(\\d{0,18})-(\\d{0,18})", Pattern.CASE_INSENSITIVE);
 
     long length() {
         return last - first + 1;

@@ -82,8 +82,9 @@ final class Exchange {
         return request.getLength();
     }
 
-    InputStream body() {
-        return Request.asInputStream(request);
+    /** The request body; if the client breaks it, the error is answered with {@code code}. */
+    InputStream body(ErrorCode code) {
+        return new RequestBody(Request.asInputStream(request), code);
     }
 
     /** Reads the whole body, refusing more than {@code limit} bytes with a 413. */
@@ -92,7 +93,7 @@ final class Exchange {
         if (declared > limit) {
             throw RegistryException.of(code, 413, "request body larger than " + limit + " bytes");
         }
-        try (InputStream in = body()) {
+        try (InputStream in = body(code)) {
             byte[] bytes = in.readNBytes(limit + 1);
             if (bytes.length > limit) {
                 throw RegistryException.of(code, 413, "request body larger than " + limit + " bytes");
@@ -122,7 +123,10 @@ final class Exchange {
     /** Answers with no body. */
     void send(int status) {
         response.setStatus(status);
-        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0L);
+        if (status != 304) {
+            // A 304 may only carry the length of the 200 it stands for, so it carries none.
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0L);
+        }
         callback.succeeded();
     }
 
@@ -150,12 +154,19 @@ final class Exchange {
         }
     }
 
-    /** Writes part of a streamed body, blocking until it is on its way. */
+    /** Writes part of a streamed body, blocking until it is on its way; a failure means the client left. */
     void write(ByteBuffer buffer) throws IOException {
         try (Blocker.Callback blocker = Blocker.callback()) {
             response.write(false, buffer, blocker);
             blocker.block();
+        } catch (IOException e) {
+            throw RequestBody.ClientFault.gone(e);
         }
+    }
+
+    /** Ends an exchange that cannot be answered any more (the client has gone). */
+    void abort(Throwable cause) {
+        callback.failed(cause);
     }
 
     /** Ends a streamed body. */

@@ -1,6 +1,7 @@
 package dev.berth.http;
 
 import dev.berth.config.BerthConfig;
+import dev.berth.config.TlsKeys;
 import java.io.IOException;
 import java.net.URI;
 import java.security.GeneralSecurityException;
@@ -10,6 +11,7 @@ import org.eclipse.jetty.server.CustomRequestLog;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -33,7 +35,8 @@ public final class HttpServer {
     private final ServerConnector connector;
     private final boolean tls;
 
-    public HttpServer(BerthConfig.Http config, Handler handler) throws IOException, GeneralSecurityException {
+    /** Prepares the listener (reading TLS material, so that bad files fail before anything else happens). */
+    public HttpServer(BerthConfig.Http config) throws IOException, GeneralSecurityException {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("berth-http");
         threads.setVirtualThreadsExecutor(VirtualThreads.getNamedVirtualThreadsExecutor("berth-request"));
@@ -49,8 +52,8 @@ public final class HttpServer {
         ConnectionFactory[] factories;
         if (tls) {
             SslContextFactory.Server ssl = new SslContextFactory.Server();
-            ssl.setKeyStore(PemKeys.load(config.tls().cert(), config.tls().key()));
-            ssl.setKeyStorePassword(new String(PemKeys.PASSWORD));
+            ssl.setKeyStore(TlsKeys.load(config.tls().cert(), config.tls().key()));
+            ssl.setKeyStorePassword(new String(TlsKeys.PASSWORD));
             http.addCustomizer(new SecureRequestCustomizer());
             factories = new ConnectionFactory[] {new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(http)};
         } else {
@@ -62,14 +65,17 @@ public final class HttpServer {
         connector.setIdleTimeout(config.idleTimeout().toMillis());
         server.addConnector(connector);
 
-        server.setHandler(new GracefulHandler(handler));
+        // Beyond this many connections new ones wait in the kernel's backlog instead of exhausting descriptors.
+        server.addBean(new NetworkConnectionLimit(config.maxConnections(), connector));
+        server.setErrorHandler(new JsonErrorHandler());
         server.setStopTimeout(STOP_TIMEOUT.toMillis());
         Slf4jRequestLogWriter writer = new Slf4jRequestLogWriter();
         writer.setLoggerName("berth.access");
         server.setRequestLog(new CustomRequestLog(writer, ACCESS_LOG_FORMAT));
     }
 
-    public void start() throws Exception {
+    public void start(Handler handler) throws Exception {
+        server.setHandler(new GracefulHandler(handler));
         server.start();
     }
 

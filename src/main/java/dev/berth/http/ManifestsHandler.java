@@ -6,17 +6,18 @@ import dev.berth.oci.Reference;
 import dev.berth.registry.Manifests;
 import dev.berth.registry.PushedManifest;
 import dev.berth.registry.StoredManifest;
-import java.io.IOException;
 
 /** {@code /v2/<name>/manifests/<reference>}: GET, HEAD, PUT (with {@code ?tag=}) and DELETE. */
 final class ManifestsHandler {
     private final Manifests manifests;
+    private final MemoryBudget memory;
 
-    ManifestsHandler(Manifests manifests) {
+    ManifestsHandler(Manifests manifests, MemoryBudget memory) {
         this.manifests = manifests;
+        this.memory = memory;
     }
 
-    void handle(Exchange ex, String repository, String rawReference) throws IOException {
+    void handle(Exchange ex, String repository, String rawReference) throws Exception {
         Reference reference = Reference.parse(rawReference);
         switch (ex.method()) {
             case "GET" -> get(ex, repository, reference);
@@ -31,7 +32,7 @@ final class ManifestsHandler {
         String etag = "\"" + manifest.digest() + "\"";
         ex.header("Docker-Content-Digest", manifest.digest().toString()).header("ETag", etag);
         if (etag.equals(ex.header("If-None-Match"))) {
-            ex.send(304);
+            notModified(ex, manifest.size());
             return;
         }
         ex.send(200, manifest.mediaType(), manifest.content());
@@ -39,17 +40,25 @@ final class ManifestsHandler {
 
     private void head(Exchange ex, String repository, Reference reference) {
         ManifestRecord manifest = manifests.find(repository, reference);
-        ex.header("Docker-Content-Digest", manifest.digest().toString())
-                .header("ETag", "\"" + manifest.digest() + "\"")
-                .header("Content-Type", manifest.mediaType())
+        String etag = "\"" + manifest.digest() + "\"";
+        ex.header("Docker-Content-Digest", manifest.digest().toString()).header("ETag", etag);
+        if (etag.equals(ex.header("If-None-Match"))) {
+            notModified(ex, manifest.size());
+            return;
+        }
+        ex.header("Content-Type", manifest.mediaType())
                 .header("Content-Length", Long.toString(manifest.size()));
         ex.response().setStatus(200);
         ex.end();
     }
 
-    private void put(Exchange ex, String repository, Reference reference) throws IOException {
-        byte[] body = ex.bodyBytes(Manifests.MAX_SIZE, ErrorCode.MANIFEST_INVALID);
-        PushedManifest pushed = manifests.put(repository, reference, ex.queryValues("tag"), ex.header("Content-Type"), body);
+    private void put(Exchange ex, String repository, Reference reference) throws Exception {
+        long declared = ex.contentLength();
+        long reserve = declared >= 0 && declared <= Manifests.MAX_SIZE ? declared : Manifests.MAX_SIZE;
+        PushedManifest pushed = memory.within(reserve, () -> {
+            byte[] body = ex.bodyBytes(Manifests.MAX_SIZE, ErrorCode.MANIFEST_INVALID);
+            return manifests.put(repository, reference, ex.queryValues("tag"), ex.header("Content-Type"), body);
+        });
         ex.header("Location", "/v2/" + repository + "/manifests/" + pushed.digest())
                 .header("Docker-Content-Digest", pushed.digest().toString());
         if (pushed.subject() != null) {
@@ -59,6 +68,12 @@ final class ManifestsHandler {
             ex.addHeader("OCI-Tag", tag);
         }
         ex.send(201);
+    }
+
+    /** A 304 may carry a Content-Length only if it is the 200's; give that rather than let a 0 be added. */
+    private static void notModified(Exchange ex, long size) {
+        ex.header("Content-Length", Long.toString(size));
+        ex.send(304);
     }
 
     private void delete(Exchange ex, String repository, Reference reference) {

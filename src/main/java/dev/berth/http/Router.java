@@ -8,8 +8,7 @@ import dev.berth.registry.Registry;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.eclipse.jetty.http.BadMessageException;
-import org.eclipse.jetty.io.EofException;
+import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -39,7 +38,7 @@ public final class Router extends Handler.Abstract {
     private final HealthHandler health;
 
     public Router(Registry registry, Health health) {
-        this.manifests = new ManifestsHandler(registry.manifests());
+        this.manifests = new ManifestsHandler(registry.manifests(), MemoryBudget.ofHeap());
         this.blobs = new BlobsHandler(registry.blobs());
         this.uploads = new UploadsHandler(registry.uploads());
         this.listings = new ListingsHandler(registry.listings());
@@ -50,20 +49,63 @@ public final class Router extends Handler.Abstract {
     public boolean handle(Request request, Response response, Callback callback) {
         Exchange exchange = new Exchange(request, response, callback);
         try {
+            refuseAmbiguousRequests(exchange);
             dispatch(exchange);
-        } catch (RegistryException e) {
-            exchange.fail(e);
-        } catch (BadMessageException e) {
-            exchange.fail(RegistryException.of(ErrorCode.UNSUPPORTED, e.getCode(), e.getReason()));
-        } catch (EofException e) {
-            // The client went away mid-request; there is nobody to answer.
-            LOG.debug("{} {}: client disconnected", request.getMethod(), exchange.path());
-            callback.failed(e);
         } catch (Throwable t) {
-            LOG.error("{} {} failed", request.getMethod(), exchange.path(), t);
-            exchange.failInternally(t);
+            answer(exchange, t);
+            if (t instanceof VirtualMachineError fatal) {
+                throw fatal;
+            }
         }
         return true;
+    }
+
+    /** Turns a failure into the answer it deserves: the client's faults are 4xx, only Berth's own are 500s. */
+    private static void answer(Exchange ex, Throwable t) {
+        if (t instanceof RegistryException e) {
+            ex.fail(e);
+            return;
+        }
+        RequestBody.ClientFault fault = causeOfType(t, RequestBody.ClientFault.class);
+        if (fault != null) {
+            if (fault.disconnected()) {
+                LOG.debug("{} {}: the client went away: {}", ex.method(), ex.path(), fault.getCause().toString());
+                ex.abort(fault);
+            } else {
+                ex.fail(RegistryException.of(fault.code, 400, "malformed request body: " + fault.getMessage()));
+            }
+            return;
+        }
+        HttpException http = causeOfType(t, HttpException.class);
+        if (http != null && http.getCode() >= 400 && http.getCode() < 500) {
+            ex.fail(RegistryException.of(ErrorCode.UNSUPPORTED, http.getCode(), "malformed request: " + http.getReason()));
+            return;
+        }
+        LOG.error("{} {} failed", ex.method(), ex.path(), t);
+        ex.failInternally(t);
+    }
+
+    private static <T> T causeOfType(Throwable t, Class<T> type) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (type.isInstance(c)) {
+                return type.cast(c);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Path parameters ({@code /v2/a;x/b}) would be dropped silently from the repository name, so a proxy rule on
+     * {@code /v2/a/b} could be walked around; transfer codings other than chunked would be stored undecoded.
+     */
+    private static void refuseAmbiguousRequests(Exchange ex) {
+        if (ex.request().getHttpURI().getPath().indexOf(';') >= 0) {
+            throw RegistryException.of(ErrorCode.NAME_INVALID, "path parameters (';') are not allowed");
+        }
+        String coding = ex.header("Transfer-Encoding");
+        if (coding != null && !coding.strip().equalsIgnoreCase("chunked")) {
+            throw RegistryException.of(ErrorCode.UNSUPPORTED, 501, "transfer coding not supported: " + coding);
+        }
     }
 
     private void dispatch(Exchange ex) throws Exception {
@@ -124,7 +166,8 @@ public final class Router extends Handler.Abstract {
     /** A HEAD is allowed wherever GET is; anything not listed is a 405 that says what is allowed. */
     private static void allow(Exchange ex, String... methods) {
         String method = ex.method();
-        if (Set.of(methods).contains(method)) {
+        Set<String> allowed = Set.of(methods);
+        if (allowed.contains(method) || (method.equals("HEAD") && allowed.contains("GET"))) {
             return;
         }
         throw RegistryException.of(ErrorCode.UNSUPPORTED, 405, "method " + method + " not allowed here")

@@ -39,7 +39,7 @@ final class UploadsHandler {
         String whole = ex.query("digest");
         if (whole != null) {
             Digest digest = Digest.parse(whole);
-            try (InputStream body = ex.body()) {
+            try (InputStream body = ex.body(ErrorCode.BLOB_UPLOAD_INVALID)) {
                 uploads.putWhole(repository, digest, body);
             }
             created(ex, repository, digest);
@@ -65,7 +65,7 @@ final class UploadsHandler {
             case "PATCH" -> {
                 ContentRange range = ContentRange.parse(ex.header("Content-Range"));
                 UploadStatus status;
-                try (InputStream body = ex.body()) {
+                try (InputStream body = ex.body(ErrorCode.BLOB_UPLOAD_INVALID)) {
                     status = uploads.append(repository, id, range, ex.contentLength(), body);
                 }
                 sessionHeaders(ex, status);
@@ -78,7 +78,7 @@ final class UploadsHandler {
                 }
                 Digest digest = Digest.parse(raw);
                 ContentRange range = ContentRange.parse(ex.header("Content-Range"));
-                try (InputStream body = ex.body()) {
+                try (InputStream body = ex.body(ErrorCode.BLOB_UPLOAD_INVALID)) {
                     uploads.complete(repository, id, digest, range, ex.contentLength(), body);
                 }
                 created(ex, repository, digest);

@@ -127,6 +127,18 @@ public final class JdbcMetadataStore implements MetadataStore {
     }
 
     @Override
+    public void checkReferences(String repository, List<ManifestReference> references) {
+        db.read(c -> {
+            for (ManifestReference reference : references) {
+                if (reference.required()) {
+                    checkReference(c, repository, reference);
+                }
+            }
+            return null;
+        });
+    }
+
+    @Override
     public void putManifest(ManifestRecord m, List<ManifestReference> references, List<String> tags) {
         long now = clock.millis();
         db.write(c -> {
@@ -136,8 +148,10 @@ public final class JdbcMetadataStore implements MetadataStore {
                 }
             }
             link(c, m.repository(), m.digest(), m.size());
+            // The same bytes pushed again keep their row, but the latest Content-Type wins (it can only differ
+            // for documents without a mediaType field).
             update(c, "INSERT INTO manifests (" + MANIFEST_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                            + " ON CONFLICT (repository, digest) DO NOTHING",
+                            + " ON CONFLICT (repository, digest) DO UPDATE SET media_type = excluded.media_type",
                     m.repository(), m.digest().toString(), m.mediaType(), m.size(), m.artifactType(),
                     m.subject() == null ? null : m.subject().toString(),
                     m.annotations().isEmpty() ? null : toJson(m.annotations()), m.pushedAt().toEpochMilli());

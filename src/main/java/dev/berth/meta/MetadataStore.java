@@ -37,6 +37,13 @@ public interface MetadataStore extends Closeable {
     Optional<ManifestRecord> taggedManifest(String repository, String tag);
 
     /**
+     * Checks, without writing, that a manifest's required references are present with their declared sizes:
+     * the same checks {@link #putManifest} repeats in its transaction, made early so that a manifest that will
+     * be refused costs no disk write.
+     */
+    void checkReferences(String repository, List<ManifestReference> references);
+
+    /**
      * Stores a manifest whose bytes are already in the blob store, checks that its required references are
      * present in the repository with the declared sizes, and points {@code tags} at it, all in one transaction.
      * Throws {@code MANIFEST_BLOB_UNKNOWN} or {@code MANIFEST_INVALID} and changes nothing when a check fails.
@@ -61,4 +68,7 @@ public interface MetadataStore extends Closeable {
     void completeUpload(String id, String repository, Digest digest, long size);
 
     void deleteUpload(String id);
+
+    @Override
+    void close();
 }

@@ -1,15 +1,23 @@
 package dev.berth.oci;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Reads and validates a pushed manifest: OCI image manifest and index, Docker schema 2 manifest and manifest
@@ -20,7 +28,14 @@ import java.util.Map;
 public final class ManifestParser {
     private static final JsonMapper JSON = JsonMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
+    /** Far above any real manifest (a thousand layers is a few thousand tokens); bounds the memory a tree takes. */
+    static final int MAX_TOKENS = 100_000;
+    private static final Set<String> MANIFEST_FIELDS = Set.of("schemaVersion", "mediaType", "artifactType", "config",
+            "layers", "manifests", "subject", "annotations");
+    private static final Set<String> DESCRIPTOR_FIELDS = Set.of("mediaType", "digest", "size", "urls", "annotations",
+            "data", "artifactType", "platform");
 
     private ManifestParser() {
     }
@@ -30,18 +45,15 @@ public final class ManifestParser {
      * @param contentType the request's Content-Type header, or null
      */
     public static Manifest parse(byte[] body, String contentType) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(body);
-        } catch (JacksonException e) {
-            throw invalid("manifest is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw invalid("manifest could not be read");
-        }
+        JsonNode root = readJson(body);
         if (root == null || !root.isObject()) {
             throw invalid("manifest must be a JSON object");
         }
+        checkFieldSpelling(root, MANIFEST_FIELDS, "");
         String declared = optionalString(root, "mediaType", "");
+        if (declared != null && declared.isEmpty()) {
+            declared = null;
+        }
         String header = MediaTypes.essence(contentType);
         if (MediaTypes.isSchema1(declared) || MediaTypes.isSchema1(header)
                 || (root.path("schemaVersion").isInt() && root.get("schemaVersion").intValue() == 1)) {
@@ -65,6 +77,56 @@ public final class ManifestParser {
         Descriptor config = descriptor(root.get("config"), "config");
         List<Descriptor> layers = descriptors(root, "layers");
         return new Manifest(mediaType, config, layers, List.of(), subject, artifactType, annotations);
+    }
+
+    /**
+     * Reads the document the way the Go clients that will pull it do, or refuses it: UTF-8 without a byte-order
+     * mark, exactly one JSON value, no duplicate keys. Anything two parsers could read differently is refused,
+     * so that what Berth validated is what every client sees.
+     */
+    private static JsonNode readJson(byte[] body) {
+        if (body.length >= 3 && (body[0] & 0xff) == 0xef && (body[1] & 0xff) == 0xbb && (body[2] & 0xff) == 0xbf) {
+            throw invalid("manifest must be UTF-8 without a byte-order mark");
+        }
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(body)).toString();
+        } catch (CharacterCodingException e) {
+            throw invalid("manifest is not valid UTF-8");
+        }
+        try {
+            try (JsonParser tokens = JSON.createParser(text)) {
+                int count = 0;
+                while (tokens.nextToken() != null) {
+                    if (++count > MAX_TOKENS) {
+                        throw invalid("manifest has more than " + MAX_TOKENS + " JSON tokens");
+                    }
+                }
+            }
+            return JSON.readTree(text);
+        } catch (JacksonException e) {
+            throw invalid("manifest is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw invalid("manifest could not be read");
+        }
+    }
+
+    /**
+     * Go's JSON decoder matches field names case-insensitively, so {@code "Layers"} would be layers to a client
+     * but not to Berth. Known fields must therefore be spelt exactly.
+     */
+    private static void checkFieldSpelling(JsonNode object, Set<String> known, String pathPrefix) {
+        for (Iterator<String> names = object.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            for (String field : known) {
+                if (name.equalsIgnoreCase(field) && !name.equals(field)) {
+                    throw invalid(pathPrefix + name + ": field names are case-sensitive; write \"" + field + "\"");
+                }
+            }
+        }
     }
 
     private static String chooseMediaType(JsonNode root, String declared, String header) {
@@ -108,6 +170,7 @@ public final class ManifestParser {
         if (node == null || !node.isObject()) {
             throw invalid(path + ": must be a descriptor object");
         }
+        checkFieldSpelling(node, DESCRIPTOR_FIELDS, path + ".");
         String mediaType = optionalString(node, "mediaType", path + ".");
         if (mediaType == null || mediaType.isEmpty()) {
             throw invalid(path + ".mediaType: required");
@@ -123,8 +186,8 @@ public final class ManifestParser {
             throw invalid(path + ".digest: " + e.getMessage());
         }
         JsonNode sizeNode = node.get("size");
-        if (sizeNode == null || !sizeNode.canConvertToExactIntegral() || !sizeNode.canConvertToLong()
-                || sizeNode.longValue() < 0) {
+        // An integer token, not 100.0 or 1e2: Go clients read size as int64 and refuse anything else.
+        if (sizeNode == null || !sizeNode.isIntegralNumber() || !sizeNode.canConvertToLong() || sizeNode.longValue() < 0) {
             throw invalid(path + ".size: required non-negative integer");
         }
         long size = sizeNode.longValue();

@@ -10,7 +10,8 @@ import java.util.regex.Pattern;
  * ({@code 0-1023}); the {@code bytes 0-1023/*} form some clients send is accepted too.
  */
 public record ContentRange(long first, long last) {
-    private static final Pattern FORM = Pattern.compile("(?:bytes[ =])?(\\d{1,18})-(\\d{1,18})(?:/(?:\\*|\\d{1,18}))?");
+    private static final Pattern FORM = Pattern.compile("(?:bytes[ =])?(\\d{1,18})-(\\d{1,18})(?:/(\\*|\\d{1,18}))?",
+            Pattern.CASE_INSENSITIVE);
 
     public long length() {
         return last - first + 1;
@@ -25,7 +26,13 @@ public record ContentRange(long first, long last) {
         if (!m.matches()) {
             throw RegistryException.of(ErrorCode.BLOB_UPLOAD_INVALID, "malformed Content-Range: " + header);
         }
+        long first = Long.parseLong(m.group(1));
+        long last = Long.parseLong(m.group(2));
+        String total = m.group(3);
+        if (total != null && !total.equals("*") && Long.parseLong(total) <= last) {
+            throw RegistryException.of(ErrorCode.BLOB_UPLOAD_INVALID, "Content-Range ends beyond its own total: " + header);
+        }
         // A range that ends before it starts is well-formed but unsatisfiable; the upload reports it as a 416.
-        return new ContentRange(Long.parseLong(m.group(1)), Long.parseLong(m.group(2)));
+        return new ContentRange(first, last);
     }
 }

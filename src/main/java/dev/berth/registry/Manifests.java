@@ -88,6 +88,8 @@ public final class Manifests {
             throw RegistryException.of(ErrorCode.DIGEST_INVALID,
                     "manifest content hashes to " + digest + ", not " + reference.digest());
         }
+        List<ManifestReference> references = references(manifest);
+        meta.checkReferences(repository, references);
         try {
             store.put(digest, body);
         } catch (IOException e) {
@@ -98,7 +100,7 @@ public final class Manifests {
                 manifest.referrerArtifactType(), subject,
                 // Annotations are only ever served in referrers lists, so only referrers keep them.
                 subject == null ? null : manifest.annotations(), clock.instant());
-        meta.putManifest(record, references(manifest), List.copyOf(tags));
+        meta.putManifest(record, references, List.copyOf(tags));
         contents.put(digest, body);
         return new PushedManifest(digest, subject, List.copyOf(tags));
     }

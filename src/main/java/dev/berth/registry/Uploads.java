@@ -1,5 +1,7 @@
 package dev.berth.registry;
 
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.LoadingCache;
 import dev.berth.meta.MetadataStore;
 import dev.berth.meta.UploadRecord;
 import dev.berth.oci.Digest;
@@ -30,15 +32,17 @@ public final class Uploads {
     private final BlobStore store;
     private final MetadataStore meta;
     private final Clock clock;
-    private final ReentrantLock[] locks = new ReentrantLock[256];
+    /**
+     * One lock per session, held while a chunk streams in: a slow client can only ever delay its own session.
+     * Weak values: a lock lives while some request holds it, so the map never outgrows the uploads in flight.
+     */
+    private final LoadingCache<String, ReentrantLock> locks = Caffeine.newBuilder().weakValues()
+            .build(id -> new ReentrantLock());
 
     Uploads(BlobStore store, MetadataStore meta, Clock clock) {
         this.store = store;
         this.meta = meta;
         this.clock = clock;
-        for (int i = 0; i < locks.length; i++) {
-            locks[i] = new ReentrantLock();
-        }
     }
 
     /** Opens a session that will hash with {@code algorithm}. */
@@ -93,8 +97,9 @@ public final class Uploads {
         return false;
     }
 
+    /** Where a session stands; no lock, so a status check never waits behind a chunk in flight. */
     public UploadStatus status(String repository, String id) {
-        return locked(id, () -> new UploadStatus(id, repository, currentSize(session(repository, id))));
+        return new UploadStatus(id, repository, currentSize(session(repository, id)));
     }
 
     /**
@@ -166,14 +171,27 @@ public final class Uploads {
                         "Content-Length " + contentLength + " does not match Content-Range " + range.first() + "-" + range.last());
             }
         }
+        long newSize;
         try {
-            long newSize = store.appendToUpload(id, body);
-            if (range != null && newSize - size != range.length()) {
-                store.truncateUpload(id, size);
-                throw RegistryException.of(ErrorCode.BLOB_UPLOAD_INVALID, "chunk carried " + (newSize - size)
-                        + " bytes but its Content-Range announced " + range.length());
+            newSize = store.appendToUpload(id, body);
+        } catch (IOException e) {
+            // A chunk with a Content-Range is all or nothing; a streamed one keeps what arrived, to be resumed.
+            if (range != null) {
+                truncate(id, size);
             }
-            return newSize;
+            throw new UncheckedIOException(e);
+        }
+        if (range != null && newSize - size != range.length()) {
+            truncate(id, size);
+            throw RegistryException.of(ErrorCode.BLOB_UPLOAD_INVALID, "chunk carried " + (newSize - size)
+                    + " bytes but its Content-Range announced " + range.length());
+        }
+        return newSize;
+    }
+
+    private void truncate(String id, long size) {
+        try {
+            store.truncateUpload(id, size);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -212,7 +230,7 @@ public final class Uploads {
     }
 
     private <T> T locked(String id, Supplier<T> work) {
-        ReentrantLock lock = locks[Math.floorMod(id.hashCode(), locks.length)];
+        ReentrantLock lock = locks.get(id);
         lock.lock();
         try {
             return work.get();

@@ -1,5 +1,7 @@
 package dev.berth.store;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.berth.oci.Digest;
 import dev.berth.oci.DigestAlgorithm;
 import dev.berth.oci.ErrorCode;
@@ -17,9 +19,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.OptionalLong;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,8 +39,12 @@ public final class FileBlobStore implements BlobStore {
 
     private final Path blobs;
     private final Path uploads;
-    /** Running hashes of uploads in progress; lost on restart, in which case commit re-reads the file. */
-    private final ConcurrentHashMap<String, RunningHash> hashes = new ConcurrentHashMap<>();
+    /**
+     * Running hashes of uploads in progress. A hash that is lost (a restart, or a session idle for an hour) costs
+     * nothing but time: commit then re-reads the file. Bounded, so abandoned sessions cannot pile up in memory.
+     */
+    private final Cache<String, RunningHash> hashes = Caffeine.newBuilder()
+            .expireAfterAccess(Duration.ofHours(1)).maximumSize(10_000).build();
 
     public FileBlobStore(Path root) throws IOException {
         this.blobs = root.resolve("blobs");
@@ -117,10 +123,10 @@ public final class FileBlobStore implements BlobStore {
     public long appendToUpload(String id, InputStream content) throws IOException {
         try (FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE)) {
             long size = out.size();
-            RunningHash hash = hashes.get(id);
+            RunningHash hash = hashes.getIfPresent(id);
             if (hash != null && hash.offset != size) {
                 // An earlier append failed between writing and hashing: re-read the file at commit instead.
-                hashes.remove(id);
+                hashes.invalidate(id);
                 hash = null;
             }
             out.position(size);
@@ -149,9 +155,9 @@ public final class FileBlobStore implements BlobStore {
         try (FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE)) {
             out.truncate(size);
         }
-        RunningHash hash = hashes.get(id);
+        RunningHash hash = hashes.getIfPresent(id);
         if (hash != null && hash.offset != size) {
-            hashes.remove(id);
+            hashes.invalidate(id);
         }
     }
 
@@ -159,14 +165,14 @@ public final class FileBlobStore implements BlobStore {
     public long commitUpload(String id, Digest expected) throws IOException {
         Path path = uploadPath(id);
         long size = Files.size(path);
-        RunningHash hash = hashes.get(id);
+        RunningHash hash = hashes.getIfPresent(id);
         Digest actual = hash != null && hash.offset == size && hash.algorithm == expected.algorithm()
                 ? hash.snapshot()
                 : hashFile(path, expected.algorithm());
         if (!actual.equals(expected)) {
             throw mismatch(expected, actual);
         }
-        hashes.remove(id);
+        hashes.invalidate(id);
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
             channel.force(true);
         }
@@ -176,13 +182,13 @@ public final class FileBlobStore implements BlobStore {
 
     @Override
     public void deleteUpload(String id) throws IOException {
-        hashes.remove(id);
+        hashes.invalidate(id);
         Files.deleteIfExists(uploadPath(id));
     }
 
     @Override
     public void close() {
-        hashes.clear();
+        hashes.invalidateAll();
     }
 
     private Path uploadPath(String id) {

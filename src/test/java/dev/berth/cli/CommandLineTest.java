@@ -49,10 +49,11 @@ class CommandLineTest {
     @Test
     void verifyNamesTheOffendingKeyAndFails() throws Exception {
         Path file = dir.resolve("config.json");
-        Files.writeString(file, "{\"http\":{\"port\":\"eighty\"}}");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/srv\",\"gc\":true},\"http\":{\"port\":\"eighty\"}}");
         Run run = run("verify", file.toString());
         assertThat(run.code()).isEqualTo(1);
-        assertThat(run.err()).contains("error: http.port: must be a port number").contains(": invalid");
+        assertThat(run.err()).contains("error: http.port: must be a port number").contains(": invalid")
+                .as("warnings are not hidden by errors").contains("warning: storage.gc:");
         Run missing = run("verify", dir.resolve("absent.json").toString());
         assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains("no such file");
@@ -61,10 +62,23 @@ class CommandLineTest {
     @Test
     void serveRefusesAnUnusableConfigBeforeStarting() throws Exception {
         Path file = dir.resolve("config.json");
-        Files.writeString(file, "{\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/etc/htpasswd\"}}}}");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/srv\"},\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/x\"}}}}");
         Run run = run("serve", "--config", file.toString());
         assertThat(run.code()).isEqualTo(2);
         assertThat(run.err()).contains("http.auth: not supported yet");
+    }
+
+    @Test
+    void aPortInUseIsOneLineNotAStackTrace() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Path file = dir.resolve("config.json");
+            Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"" + dir.resolve("data") + "\"},"
+                    + "\"http\":{\"port\":\"" + taken.getLocalPort() + "\"}}");
+            Run run = run("serve", "--config", file.toString());
+            assertThat(run.code()).isEqualTo(1);
+            assertThat(run.err().strip()).startsWith("berth: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort())
+                    .doesNotContain("\tat ");
+        }
     }
 
     @Test

@@ -14,16 +14,31 @@ class ConfigLoaderTest {
         return ConfigLoader.parse(json.getBytes(StandardCharsets.UTF_8), "test.json");
     }
 
+    /** A file with the required storage section and then {@code sections}, e.g. {@code "http":{...}}. */
+    private static String withRoot(String sections) {
+        return "{\"storage\":{\"rootDirectory\":\"berth-data\"}" + (sections.isEmpty() ? "" : "," + sections) + "}";
+    }
+
     private static void assertProblem(String json, String problem) {
         assertThatThrownBy(() -> load(json)).isInstanceOfSatisfying(ConfigException.class,
                 e -> assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains(problem)));
     }
 
     @Test
-    void emptyObjectMeansDefaults() throws Exception {
-        ConfigLoader.Loaded loaded = load("{}");
+    void onlyTheRootDirectoryIsRequired() throws Exception {
+        ConfigLoader.Loaded loaded = load("{\"storage\":{\"rootDirectory\":\"berth-data\"}}");
         assertThat(loaded.config()).isEqualTo(BerthConfig.defaults());
         assertThat(loaded.warnings()).isEmpty();
+    }
+
+    @Test
+    void aMisspeltRootDirectoryStopsRatherThanStoringElsewhere() {
+        assertProblem("{}", "storage.rootDirectory: required");
+        assertThatThrownBy(() -> load("{\"storage\":{\"rootDirectroy\":\"/srv\"}}"))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.problems()).containsExactly("storage.rootDirectory: required");
+                    assertThat(e.warnings()).containsExactly("storage.rootDirectroy: unknown key, ignored");
+                });
     }
 
     @Test
@@ -33,7 +48,7 @@ class ConfigLoaderTest {
                  "storage":{"rootDirectory":"/srv/berth","dedupe":true,"commit":true},
                  "http":{"address":"0.0.0.0","port":"5050","externalUrl":"https://registry.example.com",
                          "readTimeout":"1h","writeTimeout":"1h","idleTimeout":"2m","compat":["docker2s2"],
-                         "tls":{"cert":"/etc/berth/cert.pem","key":"/etc/berth/key.pem"}},
+                         "maxConnections":100},
                  "log":{"level":"debug","output":"/var/log/berth.log"}}
                 """).config();
         assertThat(c.storage().rootDirectory()).isEqualTo(Path.of("/srv/berth"));
@@ -41,34 +56,38 @@ class ConfigLoaderTest {
         assertThat(c.http().port()).isEqualTo(5050);
         assertThat(c.http().externalUrl()).isEqualTo(URI.create("https://registry.example.com"));
         assertThat(c.http().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
-        assertThat(c.http().tls()).isEqualTo(new BerthConfig.Tls(Path.of("/etc/berth/cert.pem"), Path.of("/etc/berth/key.pem")));
+        assertThat(c.http().maxConnections()).isEqualTo(100);
         assertThat(c.log()).isEqualTo(new BerthConfig.Log("debug", Path.of("/var/log/berth.log")));
     }
 
     @Test
     void matchesKeysCaseInsensitivelyAsZotDoes() throws Exception {
         BerthConfig c = load("{\"Storage\":{\"RootDirectory\":\"/x\"},\"HTTP\":{\"Port\":5051}}").config();
+        assertThat(c.http().tls()).isNull();
         assertThat(c.storage().rootDirectory()).isEqualTo(Path.of("/x"));
         assertThat(c.http().port()).isEqualTo(5051);
     }
 
     @Test
     void namesTheKeyOfAnInvalidValue() {
-        assertProblem("{\"http\":{\"port\":\"http\"}}", "http.port: must be a port number");
-        assertProblem("{\"http\":{\"port\":70000}}", "http.port: must be a port number");
-        assertProblem("{\"http\":{\"readTimeout\":\"forever\"}}", "http.readTimeout: invalid duration");
-        assertProblem("{\"http\":{\"idleTimeout\":30}}", "http.idleTimeout: must be a duration string");
-        assertProblem("{\"http\":{\"externalUrl\":\"registry.example.com\"}}", "http.externalUrl: must be an absolute");
-        assertProblem("{\"http\":{\"tls\":{\"cert\":\"c.pem\"}}}", "http.tls.key: required");
+        assertProblem(withRoot("\"http\":{\"port\":\"http\"}"), "http.port: must be a port number");
+        assertProblem(withRoot("\"http\":{\"port\":70000}"), "http.port: must be a port number");
+        assertProblem(withRoot("\"http\":{\"readTimeout\":\"forever\"}"), "http.readTimeout: invalid duration");
+        assertProblem(withRoot("\"http\":{\"idleTimeout\":30}"), "http.idleTimeout: must be a duration string");
+        assertProblem(withRoot("\"http\":{\"externalUrl\":\"registry.example.com\"}"), "http.externalUrl: must be an absolute");
+        assertProblem(withRoot("\"http\":{\"tls\":{\"cert\":\"c.pem\"}}"), "http.tls.key: required");
+        assertProblem("{\"http\":{\"tls\":{\"cert\":\"/nonexistent/c.pem\",\"key\":\"/nonexistent/k.pem\"}}}",
+                "http.tls.cert: /nonexistent/c.pem is not a readable file");
+        assertProblem(withRoot("\"http\":{\"maxConnections\":0}"), "http.maxConnections: must be a positive whole number");
         assertProblem("{\"storage\":{\"rootDirectory\":5}}", "storage.rootDirectory: must be a string");
         assertProblem("{\"storage\":{\"dedupe\":\"yes\"}}", "storage.dedupe: must be true or false");
-        assertProblem("{\"log\":{\"level\":\"loud\"}}", "log.level: must be one of");
-        assertProblem("{\"http\":[]}", "http: must be an object");
+        assertProblem(withRoot("\"log\":{\"level\":\"loud\"}"), "log.level: must be one of");
+        assertProblem(withRoot("\"http\":[]"), "http: must be an object");
     }
 
     @Test
     void reportsEveryProblemAtOnce() {
-        assertThatThrownBy(() -> load("{\"http\":{\"port\":\"x\",\"idleTimeout\":\"y\"},\"log\":{\"level\":\"z\"}}"))
+        assertThatThrownBy(() -> load(withRoot("\"http\":{\"port\":\"x\",\"idleTimeout\":\"y\"},\"log\":{\"level\":\"z\"}")))
                 .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).hasSize(3));
     }
 
@@ -82,7 +101,7 @@ class ConfigLoaderTest {
     @Test
     void warnsAboutWhatHasNoEffectYet() throws Exception {
         ConfigLoader.Loaded loaded = load("""
-                {"storage":{"gc":true,"gcDelay":"1h","retention":{}},
+                {"storage":{"rootDirectory":"/srv","gc":true,"gcDelay":"1h","retention":{}},
                  "http":{"realm":"zot","ratelimit":{"rate":5}},
                  "log":{"audit":"/var/log/audit.log"},
                  "extensions":{"sync":{"enable":true},"metrics":{"enable":false},"ui":{"enable":true}},
@@ -103,9 +122,9 @@ class ConfigLoaderTest {
 
     @Test
     void refusesSettingsWhoseAbsenceWouldExposeTheRegistry() {
-        assertProblem("{\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/etc/htpasswd\"}}}}", "http.auth: not supported yet");
-        assertProblem("{\"http\":{\"accessControl\":{\"repositories\":{}}}}", "http.accessControl: not supported yet");
-        assertProblem("{\"http\":{\"tls\":{\"cert\":\"c\",\"key\":\"k\",\"cacert\":\"ca\"}}}", "http.tls.cacert: not supported yet");
+        assertProblem(withRoot("\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/etc/htpasswd\"}}}"), "http.auth: not supported yet");
+        assertProblem(withRoot("\"http\":{\"accessControl\":{\"repositories\":{}}}"), "http.accessControl: not supported yet");
+        assertProblem(withRoot("\"http\":{\"tls\":{\"cert\":\"c\",\"key\":\"k\",\"cacert\":\"ca\"}}"), "http.tls.cacert: not supported yet");
         assertProblem("{\"storage\":{\"storageDriver\":{\"name\":\"s3\"}}}", "storage.storageDriver: not supported yet");
     }
 }

@@ -39,8 +39,7 @@ class TlsTest {
 
     private BerthConfig config(Path key) {
         return new BerthConfig(new BerthConfig.Storage(dir.resolve("data")),
-                new BerthConfig.Http("127.0.0.1", 0, new BerthConfig.Tls(dir.resolve("cert.pem"), key), null,
-                        BerthConfig.DEFAULT_IDLE_TIMEOUT),
+                BerthConfig.defaults().http().withPort(0).withTls(new BerthConfig.Tls(dir.resolve("cert.pem"), key)),
                 BerthConfig.defaults().log());
     }
 
@@ -65,7 +64,7 @@ class TlsTest {
         assertThatThrownBy(() -> Berth.start(config(dir.resolve("rsa.pem"))))
                 .isInstanceOf(GeneralSecurityException.class)
                 .hasMessageContaining("openssl pkcs8 -topk8 -nocrypt");
-        assertThat(Files.exists(dir.resolve("data/berth.db"))).isTrue();
+        assertThat(dir.resolve("data")).as("nothing is created before the key is known to be usable").doesNotExist();
     }
 
     private static SSLContext trusting(Path cert) throws Exception {

@@ -123,4 +123,27 @@ class ManifestParserTest {
         assertInvalid(good.replace(Base64.getEncoder().encodeToString(content), Base64.getEncoder().encodeToString(new byte[2])),
                 null, "config.data");
     }
+
+    @Test
+    void refusesWhatOtherParsersWouldReadDifferently() {
+        String good = image("");
+        assertInvalid(good + "xyz", null, "not valid JSON");
+        assertInvalid(good + good, null, "not valid JSON");
+        assertThatThrownBy(() -> ManifestParser.parse(good.getBytes(StandardCharsets.UTF_16), null))
+                .hasMessageContaining("UTF-8");
+        assertThatThrownBy(() -> ManifestParser.parse(("\uFEFF" + good).getBytes(StandardCharsets.UTF_8), null))
+                .hasMessageContaining("byte-order mark");
+        assertThatThrownBy(() -> ManifestParser.parse(new byte[] {'{', (byte) 0xff, '}'}, null))
+                .hasMessageContaining("UTF-8");
+        assertInvalid(good.replace("\"size\":9", "\"size\":9.0"), null, "layers[0].size");
+        assertInvalid(good.replace("\"size\":9", "\"size\":9e0"), null, "layers[0].size");
+        assertInvalid(good.replace("\"layers\"", "\"Layers\""), null, "field names are case-sensitive");
+        assertInvalid(good.replace("\"digest\":\"" + D2, "\"DIGEST\":\"" + D2), null, "layers[0].DIGEST");
+    }
+
+    @Test
+    void boundsTheSizeOfTheTree() {
+        String many = image(",\"x\":[" + "0,".repeat(ManifestParser.MAX_TOKENS) + "0]");
+        assertInvalid(many, null, "JSON tokens");
+    }
 }

@@ -95,9 +95,10 @@ public final class BerthProcess implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         if (process.isAlive()) {
-            kill();
+            process.destroyForcibly();
+            process.onExit().join();
         }
         Files.deleteIfExists(log);
     }

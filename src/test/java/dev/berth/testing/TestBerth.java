@@ -39,8 +39,7 @@ public final class TestBerth implements BeforeAllCallback, AfterAllCallback {
 
     public void start() throws Exception {
         BerthConfig defaults = BerthConfig.defaults();
-        BerthConfig config = new BerthConfig(new BerthConfig.Storage(root),
-                new BerthConfig.Http("127.0.0.1", 0, null, null, defaults.http().idleTimeout()), defaults.log());
+        BerthConfig config = new BerthConfig(new BerthConfig.Storage(root), defaults.http().withPort(0), defaults.log());
         berth = Berth.start(config);
         client = new RegistryClient(berth.uri());
     }

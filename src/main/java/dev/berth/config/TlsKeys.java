@@ -1,4 +1,4 @@
-package dev.berth.http;
+package dev.berth.config;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -17,15 +17,15 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Builds an in-memory key store from the PEM certificate chain and PKCS#8 private key zot's config names. */
-final class PemKeys {
+public final class TlsKeys {
     private static final Pattern PKCS8 = Pattern.compile(
             "-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END PRIVATE KEY-----");
-    static final char[] PASSWORD = "berth".toCharArray();
+    public static final char[] PASSWORD = "berth".toCharArray();
 
-    private PemKeys() {
+    private TlsKeys() {
     }
 
-    static KeyStore load(Path certFile, Path keyFile) throws IOException, GeneralSecurityException {
+    public static KeyStore load(Path certFile, Path keyFile) throws IOException, GeneralSecurityException {
         List<? extends Certificate> chain;
         try (var in = Files.newInputStream(certFile)) {
             chain = List.copyOf(CertificateFactory.getInstance("X.509").generateCertificates(in));
