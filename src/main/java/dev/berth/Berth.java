@@ -1,17 +1,24 @@
 package dev.berth;
 
+import dev.berth.access.Access;
+import dev.berth.config.AuthConfig;
 import dev.berth.config.BerthConfig;
 import dev.berth.http.HttpServer;
 import dev.berth.http.Router;
 import dev.berth.meta.JdbcMetadataStore;
-import dev.berth.meta.MetadataStore;
+import dev.berth.ops.Audit;
 import dev.berth.ops.Health;
+import dev.berth.ops.Metrics;
 import dev.berth.registry.Registry;
 import dev.berth.store.FileBlobStore;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,15 +27,18 @@ public final class Berth implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Berth.class);
 
     private final FileBlobStore blobs;
-    private final MetadataStore meta;
+    private final JdbcMetadataStore meta;
     private final Health health;
     private final HttpServer server;
+    private final ScheduledExecutorService maintenance;
 
-    private Berth(FileBlobStore blobs, MetadataStore meta, Health health, HttpServer server) {
+    private Berth(FileBlobStore blobs, JdbcMetadataStore meta, Health health, HttpServer server,
+                  ScheduledExecutorService maintenance) {
         this.blobs = blobs;
         this.meta = meta;
         this.health = health;
         this.server = server;
+        this.maintenance = maintenance;
     }
 
     /** Opens the data directory and starts serving; everything opened is closed again if a step fails. */
@@ -37,22 +47,71 @@ public final class Berth implements AutoCloseable {
         Path root = config.storage().rootDirectory().toAbsolutePath();
         Files.createDirectories(root);
         FileBlobStore blobs = new FileBlobStore(root);
-        MetadataStore meta = null;
+        JdbcMetadataStore meta = null;
+        ScheduledExecutorService maintenance = null;
         try {
-            meta = JdbcMetadataStore.sqlite(root.resolve("berth.db"), Clock.systemUTC());
-            Registry registry = Registry.create(blobs, meta, Clock.systemUTC());
+            Clock clock = Clock.systemUTC();
+            meta = JdbcMetadataStore.sqlite(root.resolve("berth.db"), clock);
+            Registry registry = Registry.create(blobs, meta, clock);
+            Access access = Access.create(config.http(), meta, clock);
             Health health = new Health(() -> Files.isDirectory(root) && Files.isWritable(root));
-            server.start(new Router(registry, health));
+            Metrics metrics = config.metrics().enabled() ? new Metrics(clock, () -> access.apiKeys().all().stream()
+                    .map(k -> new Metrics.KeyLifetime(k.owner(), k.label(), k.id(), k.expiresAt())).toList()) : null;
+            server.start(new Router(registry, access, health, config.http().externalUrl(), config.http().tls() != null,
+                    Audit.to(config.log().audit()), metrics, config.metrics().path()));
+            maintenance = Executors.newSingleThreadScheduledExecutor(
+                    Thread.ofPlatform().daemon().name("berth-maintenance").factory());
+            JdbcMetadataStore store = meta;
+            maintenance.scheduleWithFixedDelay(() -> forgetExpiredSessions(store, clock), 1, 10, TimeUnit.MINUTES);
             health.markStarted();
-            LOG.info("Berth {} serving {} with data in {}", version(), server.uri(), root);
-            return new Berth(blobs, meta, health, server);
+            LOG.info("Berth {} serving {} with data in {}; {}", version(), server.uri(), root, describe(config));
+            return new Berth(blobs, meta, health, server, maintenance);
         } catch (Exception | Error e) {
+            if (maintenance != null) {
+                maintenance.shutdownNow();
+            }
             if (meta != null) {
                 meta.close();
             }
             blobs.close();
             throw e;
         }
+    }
+
+    private static void forgetExpiredSessions(JdbcMetadataStore store, Clock clock) {
+        try {
+            int removed = store.deleteExpired(clock.instant(), clock.instant().minus(Duration.ofHours(1)));
+            if (removed > 0) {
+                LOG.debug("forgot {} expired sessions and login attempts", removed);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("removing expired sessions failed", e);
+        }
+    }
+
+    /** The start-up summary of what is switched on. */
+    private static String describe(BerthConfig config) {
+        AuthConfig auth = config.http().auth();
+        if (auth == null || !auth.anyAuthenticator()) {
+            return "no authentication: every caller may push and delete";
+        }
+        StringBuilder methods = new StringBuilder("sign-in by");
+        if (auth.htpasswd() != null) {
+            methods.append(" htpasswd");
+        }
+        if (auth.ldap() != null) {
+            methods.append(" ldap");
+        }
+        auth.openid().keySet().forEach(k -> methods.append(" openid:").append(k));
+        if (auth.mtls() != null) {
+            methods.append(" mtls");
+        }
+        if (auth.apiKeys()) {
+            methods.append(" api-keys");
+        }
+        methods.append(config.http().accessControl() == null ? "; no access control: signed-in users may do everything"
+                : "; access control on " + config.http().accessControl().repositories().size() + " repository patterns");
+        return methods.toString();
     }
 
     public int port() {
@@ -67,6 +126,7 @@ public final class Berth implements AutoCloseable {
     @Override
     public void close() {
         health.markStopping();
+        maintenance.shutdownNow();
         try {
             server.stop();
         } catch (InterruptedException e) {

@@ -5,13 +5,23 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /** Berth's configuration, validated; read from a zot-format {@code config.json} or the built-in defaults. */
-public record BerthConfig(Storage storage, Http http, Log log) {
+public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics) {
+
+    public BerthConfig(Storage storage, Http http, Log log) {
+        this(storage, http, log, Metrics.DEFAULT);
+    }
+
+    /** {@code extensions.metrics}: Prometheus metrics, on by default at {@code /metrics}. */
+    public record Metrics(boolean enabled, String path) {
+        public static final Metrics DEFAULT = new Metrics(true, "/metrics");
+    }
 
     public static final String DEFAULT_ADDRESS = "127.0.0.1";
     public static final int DEFAULT_PORT = 5000;
     public static final Path DEFAULT_ROOT = Path.of("berth-data");
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
+    public static final String DEFAULT_REALM = "Berth";
 
     /** Where everything is kept: blobs, uploads and the SQLite database. */
     public record Storage(Path rootDirectory) {
@@ -20,27 +30,57 @@ public record BerthConfig(Storage storage, Http http, Log log) {
     /**
      * The listener. {@code externalUrl} is the address clients reach Berth at (behind a proxy); {@code tls} is
      * null for plain HTTP. Only idle connections time out: a request may take as long as its bytes take.
+     * {@code auth} and {@code accessControl} are null when not configured.
      */
-    public record Http(String address, int port, Tls tls, URI externalUrl, Duration idleTimeout, int maxConnections) {
+    public record Http(String address, int port, Tls tls, URI externalUrl, Duration idleTimeout, int maxConnections,
+                       String realm, AuthConfig auth, AccessControlConfig accessControl) {
         public Http withPort(int newPort) {
-            return new Http(address, newPort, tls, externalUrl, idleTimeout, maxConnections);
+            return new Http(address, newPort, tls, externalUrl, idleTimeout, maxConnections, realm, auth, accessControl);
         }
 
         public Http withTls(Tls newTls) {
-            return new Http(address, port, newTls, externalUrl, idleTimeout, maxConnections);
+            return new Http(address, port, newTls, externalUrl, idleTimeout, maxConnections, realm, auth, accessControl);
+        }
+
+        public Http withAccess(AuthConfig newAuth, AccessControlConfig newAccessControl) {
+            return new Http(address, port, tls, externalUrl, idleTimeout, maxConnections, realm, newAuth, newAccessControl);
+        }
+
+        public Http withExternalUrl(URI url) {
+            return new Http(address, port, tls, url, idleTimeout, maxConnections, realm, auth, accessControl);
         }
     }
 
-    public record Tls(Path cert, Path key) {
+    /** Server certificate and key; {@code caCert}, when set, is the CA whose client certificates are accepted. */
+    public record Tls(Path cert, Path key, Path caCert) {
+        public Tls(Path cert, Path key) {
+            this(cert, key, null);
+        }
     }
 
-    /** {@code level} is one of trace, debug, info, warn, error; {@code output} a file, or null for stdout. */
-    public record Log(String level, Path output) {
+    /**
+     * {@code level} is one of trace, debug, info, warn, error; {@code output} a file, or null for stdout;
+     * {@code audit} a file for the audit log of state-changing requests, or null for none.
+     */
+    public record Log(String level, Path output, Path audit) {
+    }
+
+    public BerthConfig withHttp(Http newHttp) {
+        return new BerthConfig(storage, newHttp, log, metrics);
+    }
+
+    public BerthConfig withLog(Log newLog) {
+        return new BerthConfig(storage, http, newLog, metrics);
+    }
+
+    public BerthConfig withStorage(Storage newStorage) {
+        return new BerthConfig(newStorage, http, log, metrics);
     }
 
     public static BerthConfig defaults() {
         return new BerthConfig(new Storage(DEFAULT_ROOT),
-                new Http(DEFAULT_ADDRESS, DEFAULT_PORT, null, null, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS),
-                new Log("info", null));
+                new Http(DEFAULT_ADDRESS, DEFAULT_PORT, null, null, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+                        DEFAULT_REALM, null, null),
+                new Log("info", null, null));
     }
 }

@@ -33,8 +33,8 @@ public final class ConfigLoader {
     private static final Set<String> LOG_LEVELS = Set.of("trace", "debug", "info", "warn", "warning", "error",
             "fatal", "panic");
 
-    private final List<String> errors = new ArrayList<>();
-    private final List<String> warnings = new ArrayList<>();
+    private final Findings findings = new Findings();
+    private final List<String> errors = findings.errors;
 
     /** A loaded configuration and what the operator should be told about it. */
     public record Loaded(BerthConfig config, List<String> warnings) {
@@ -70,31 +70,57 @@ public final class ConfigLoader {
             throw new ConfigException(List.of(source + ": the configuration must be a JSON object"));
         }
         ConfigLoader loader = new ConfigLoader();
-        BerthConfig config = loader.read(new Section("", root, loader));
-        if (!loader.errors.isEmpty()) {
-            throw new ConfigException(loader.errors, loader.warnings);
+        BerthConfig config = loader.read(new ConfigSection("", root, loader.findings));
+        if (!loader.findings.errors.isEmpty()) {
+            throw new ConfigException(loader.findings.errors, loader.findings.warnings);
         }
-        return new Loaded(config, List.copyOf(loader.warnings));
+        return new Loaded(config, List.copyOf(loader.findings.warnings));
     }
 
-    private BerthConfig read(Section root) {
+    private BerthConfig read(ConfigSection root) {
         root.string("distSpecVersion");
         BerthConfig.Storage storage = readStorage(root.section("storage"));
         BerthConfig.Http http = readHttp(root.section("http"));
         BerthConfig.Log log = readLog(root.section("log"));
-        Section extensions = root.section("extensions");
+        ConfigSection extensions = root.section("extensions");
+        BerthConfig.Metrics metrics = BerthConfig.Metrics.DEFAULT;
         if (extensions != null) {
+            metrics = readMetrics(extensions.section("metrics"));
             for (String key : extensions.keys()) {
-                extensions.notYet(key, "extensions are not supported yet; this one is ignored", false);
+                if (!key.equalsIgnoreCase("metrics")) {
+                    extensions.notYet(key, "this extension is not supported yet; ignored", false);
+                }
             }
         }
         root.notYet("scheduler", "ignored", false);
         root.notYet("cluster", "Berth nodes do not form a zot cluster; this section is ignored", false);
         root.finish();
-        return new BerthConfig(storage, http, log);
+        return new BerthConfig(storage, http, log, metrics);
     }
 
-    private BerthConfig.Storage readStorage(Section s) {
+    private BerthConfig.Metrics readMetrics(ConfigSection s) {
+        if (s == null) {
+            return BerthConfig.Metrics.DEFAULT;
+        }
+        boolean enabled = !Boolean.FALSE.equals(s.bool("enable")); // a present section defaults to enabled, as in zot
+        String path = BerthConfig.Metrics.DEFAULT.path();
+        ConfigSection prometheus = s.section("prometheus");
+        if (prometheus != null) {
+            String configured = prometheus.string("path");
+            if (configured != null && !configured.isBlank()) {
+                path = configured;
+            }
+            prometheus.finish();
+        }
+        if (!path.startsWith("/") || path.equals("/") || path.equals("/v2") || path.startsWith("/v2/")
+                || path.startsWith("/zot/")) {
+            s.error("prometheus.path", "must be a path of its own, not /, /v2 or /zot");
+        }
+        s.finish();
+        return new BerthConfig.Metrics(enabled, path);
+    }
+
+    private BerthConfig.Storage readStorage(ConfigSection s) {
         // As in zot, a configuration file must say where the data lives: a misspelt key must not quietly
         // put images in a default directory.
         if (s == null) {
@@ -124,7 +150,7 @@ public final class ConfigLoader {
         return new BerthConfig.Storage(root == null || root.isBlank() ? BerthConfig.DEFAULT_ROOT : Path.of(root));
     }
 
-    private BerthConfig.Http readHttp(Section s) {
+    private BerthConfig.Http readHttp(ConfigSection s) {
         BerthConfig defaults = BerthConfig.defaults();
         if (s == null) {
             return defaults.http();
@@ -149,18 +175,21 @@ public final class ConfigLoader {
         s.duration("readTimeout", null);
         s.duration("writeTimeout", null);
         s.any("compat");
-        s.notYet("realm", "authentication is not supported yet", false);
+        String realm = s.string("realm");
         s.notYet("allowOrigin", "CORS headers are not supported yet", false);
         s.notYet("ratelimit", "rate limiting is not supported yet", false);
-        s.notYet("auth", "authentication is not supported yet, and starting without it would expose the registry", true);
-        s.notYet("accessControl", "access control is not supported yet, and starting without it would expose"
-                + " the registry", true);
+        AuthConfig auth = AccessConfigReader.readAuth(s.section("auth"));
+        AccessControlConfig accessControl = AccessConfigReader.readAccessControl(s.section("accessControl"), auth);
+        if (auth != null && auth.mtls() != null && (tls == null || tls.caCert() == null)) {
+            s.error("auth.mtls", "client certificates need http.tls with a cacert to check them against");
+        }
         s.finish();
         return new BerthConfig.Http(address == null || address.isBlank() ? BerthConfig.DEFAULT_ADDRESS : address,
-                port, tls, externalUrl, idle, maxConnections);
+                port, tls, externalUrl, idle, maxConnections,
+                realm == null || realm.isBlank() ? BerthConfig.DEFAULT_REALM : realm, auth, accessControl);
     }
 
-    private BerthConfig.Tls readTls(Section s) {
+    private BerthConfig.Tls readTls(ConfigSection s) {
         if (s == null) {
             return null;
         }
@@ -172,13 +201,20 @@ public final class ConfigLoader {
         if (key == null || key.isBlank()) {
             s.error("key", "required when http.tls is set");
         }
-        s.notYet("cacert", "client certificate authentication is not supported yet, and starting without it"
-                + " would accept clients you meant to refuse", true);
+        String caCert = s.string("cacert");
         s.finish();
         if (cert == null || key == null || cert.isBlank() || key.isBlank()) {
             return null;
         }
-        BerthConfig.Tls tls = new BerthConfig.Tls(Path.of(cert), Path.of(key));
+        Path ca = caCert == null || caCert.isBlank() ? null : Path.of(caCert);
+        if (ca != null) {
+            if (!Files.isReadable(ca)) {
+                s.error("cacert", ca + " is not a readable file");
+            } else {
+                AccessConfigReader.checkCertificates(s, "cacert", ca);
+            }
+        }
+        BerthConfig.Tls tls = new BerthConfig.Tls(Path.of(cert), Path.of(key), ca);
         // Read the files now, so that verify catches what serve would trip over.
         if (!Files.isReadable(tls.cert())) {
             s.error("cert", tls.cert() + " is not a readable file");
@@ -194,7 +230,7 @@ public final class ConfigLoader {
         return tls;
     }
 
-    private BerthConfig.Log readLog(Section s) {
+    private BerthConfig.Log readLog(ConfigSection s) {
         if (s == null) {
             return BerthConfig.defaults().log();
         }
@@ -203,10 +239,11 @@ public final class ConfigLoader {
             s.error("level", "must be one of trace, debug, info, warn, error");
         }
         String output = s.string("output");
-        s.notYet("audit", "the audit log is not supported yet", false);
+        String audit = s.string("audit");
         s.finish();
         Path file = output == null || output.isBlank() || output.equalsIgnoreCase("stdout") ? null : Path.of(output);
-        return new BerthConfig.Log(level == null ? "info" : normaliseLevel(level), file);
+        Path auditFile = audit == null || audit.isBlank() ? null : Path.of(audit);
+        return new BerthConfig.Log(level == null ? "info" : normaliseLevel(level), file, auditFile);
     }
 
     private static String normaliseLevel(String level) {
@@ -217,7 +254,7 @@ public final class ConfigLoader {
         };
     }
 
-    private static URI absoluteUrl(Section s, String key, String value) {
+    private static URI absoluteUrl(ConfigSection s, String key, String value) {
         try {
             URI uri = new URI(value);
             if (uri.getHost() == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
@@ -228,159 +265,6 @@ public final class ConfigLoader {
         } catch (URISyntaxException e) {
             s.error(key, "not a valid URL: " + e.getReason());
             return null;
-        }
-    }
-
-    /** One JSON object of the configuration, with the keys read from it remembered. */
-    private static final class Section {
-        private final String path;
-        private final JsonNode node;
-        private final ConfigLoader loader;
-        private final Set<String> seen = new HashSet<>();
-
-        Section(String path, JsonNode node, ConfigLoader loader) {
-            this.path = path;
-            this.node = node;
-            this.loader = loader;
-        }
-
-        List<String> keys() {
-            List<String> keys = new ArrayList<>();
-            node.fieldNames().forEachRemaining(keys::add);
-            return keys;
-        }
-
-        private Map.Entry<String, JsonNode> find(String key) {
-            for (Map.Entry<String, JsonNode> e : node.properties()) {
-                if (e.getKey().equalsIgnoreCase(key)) {
-                    seen.add(e.getKey());
-                    return e;
-                }
-            }
-            return null;
-        }
-
-        String where(String key) {
-            return path.isEmpty() ? key : path + "." + key;
-        }
-
-        void error(String key, String message) {
-            loader.errors.add(where(key) + ": " + message);
-        }
-
-        Section section(String key) {
-            Map.Entry<String, JsonNode> e = find(key);
-            if (e == null || e.getValue().isNull()) {
-                return null;
-            }
-            if (!e.getValue().isObject()) {
-                error(e.getKey(), "must be an object");
-                return null;
-            }
-            return new Section(where(e.getKey()), e.getValue(), loader);
-        }
-
-        String string(String key) {
-            Map.Entry<String, JsonNode> e = find(key);
-            if (e == null || e.getValue().isNull()) {
-                return null;
-            }
-            if (!e.getValue().isTextual()) {
-                error(e.getKey(), "must be a string");
-                return null;
-            }
-            return e.getValue().textValue();
-        }
-
-        Boolean bool(String key) {
-            Map.Entry<String, JsonNode> e = find(key);
-            if (e == null || e.getValue().isNull()) {
-                return null;
-            }
-            if (!e.getValue().isBoolean()) {
-                error(e.getKey(), "must be true or false");
-                return null;
-            }
-            return e.getValue().booleanValue();
-        }
-
-        void any(String key) {
-            find(key);
-        }
-
-        Duration duration(String key, Duration fallback) {
-            Map.Entry<String, JsonNode> e = find(key);
-            if (e == null || e.getValue().isNull()) {
-                return fallback;
-            }
-            if (!e.getValue().isTextual()) {
-                error(e.getKey(), "must be a duration string such as \"30s\" or \"1h\"");
-                return fallback;
-            }
-            try {
-                return Durations.parse(e.getValue().textValue());
-            } catch (IllegalArgumentException ex) {
-                error(e.getKey(), ex.getMessage());
-                return fallback;
-            }
-        }
-
-        int positiveInt(String key, int fallback) {
-            Map.Entry<String, JsonNode> e = find(key);
-            if (e == null || e.getValue().isNull()) {
-                return fallback;
-            }
-            if (!e.getValue().isInt() || e.getValue().intValue() < 1) {
-                error(e.getKey(), "must be a positive whole number");
-                return fallback;
-            }
-            return e.getValue().intValue();
-        }
-
-        int port(String key, int fallback) {
-            Map.Entry<String, JsonNode> e = find(key);
-            if (e == null || e.getValue().isNull()) {
-                return fallback;
-            }
-            JsonNode value = e.getValue();
-            String text = value.isTextual() ? value.textValue().strip() : value.isIntegralNumber() ? value.asText() : null;
-            try {
-                int port = Integer.parseInt(text == null ? "x" : text);
-                if (port >= 0 && port <= 65535) {
-                    return port;
-                }
-            } catch (NumberFormatException ignored) {
-                // reported below
-            }
-            error(e.getKey(), "must be a port number from 0 to 65535");
-            return fallback;
-        }
-
-        /** A key Berth knows but does not act on yet: a warning, or an error when ignoring it would be unsafe. */
-        void notYet(String key, String reason, boolean fatal) {
-            Map.Entry<String, JsonNode> e = find(key);
-            if (e == null || e.getValue().isNull()) {
-                return;
-            }
-            JsonNode value = e.getValue();
-            if ((value.isBoolean() && !value.booleanValue())
-                    || (value.isObject() && value.has("enable") && !value.get("enable").asBoolean(true))) {
-                return; // switched off: nothing is being asked of Berth
-            }
-            if (fatal) {
-                loader.errors.add(where(e.getKey()) + ": not supported yet by this Berth: " + reason);
-            } else {
-                loader.warnings.add(where(e.getKey()) + ": " + reason);
-            }
-        }
-
-        /** Warns about keys nobody read: typos, or settings Berth does not know at all. */
-        void finish() {
-            for (String key : keys()) {
-                if (!seen.contains(key)) {
-                    loader.warnings.add(where(key) + ": unknown key, ignored");
-                }
-            }
         }
     }
 }

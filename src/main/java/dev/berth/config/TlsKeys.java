@@ -40,6 +40,19 @@ public final class TlsKeys {
         return store;
     }
 
+    /** A trust store of the PEM certificates in {@code caFile}, for checking client certificates. */
+    public static KeyStore trustStore(Path caFile) throws IOException, GeneralSecurityException {
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        store.load(null, null);
+        try (var in = Files.newInputStream(caFile)) {
+            int i = 0;
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                store.setCertificateEntry("ca" + i++, c);
+            }
+        }
+        return store;
+    }
+
     private static PrivateKey privateKey(Path keyFile) throws IOException, GeneralSecurityException {
         String pem = Files.readString(keyFile, StandardCharsets.US_ASCII);
         Matcher m = PKCS8.matcher(pem);

@@ -2,6 +2,7 @@ package dev.berth.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.berth.access.Identity;
 import dev.berth.oci.ErrorCode;
 import dev.berth.oci.RegistryException;
 import java.io.IOException;
@@ -31,6 +32,7 @@ final class Exchange {
     private final Callback callback;
     private final String path;
     private Fields query;
+    private Identity identity = Identity.ANONYMOUS;
 
     Exchange(Request request, Response response, Callback callback) {
         this.request = request;
@@ -41,6 +43,15 @@ final class Exchange {
 
     String method() {
         return request.getMethod();
+    }
+
+    /** Who is calling, once the router has asked; anonymous until then. */
+    Identity identity() {
+        return identity;
+    }
+
+    void identity(Identity who) {
+        this.identity = who;
     }
 
     String path() {
@@ -87,19 +98,40 @@ final class Exchange {
         return new RequestBody(Request.asInputStream(request), code);
     }
 
-    /** Reads the whole body, refusing more than {@code limit} bytes with a 413. */
+    /**
+     * Reads the whole body, refusing more than {@code limit} bytes with a 413. A body up to a few times too
+     * large is read to its end first, so that the client, still sending, is there to receive the answer.
+     */
     byte[] bodyBytes(int limit, ErrorCode code) throws IOException {
         long declared = contentLength();
-        if (declared > limit) {
-            throw RegistryException.of(code, 413, "request body larger than " + limit + " bytes");
-        }
+        long drainable = 4L * limit;
         try (InputStream in = body(code)) {
+            if (declared > limit) {
+                if (declared <= drainable) {
+                    drain(in, drainable);
+                }
+                throw tooLarge(code, limit);
+            }
             byte[] bytes = in.readNBytes(limit + 1);
             if (bytes.length > limit) {
-                throw RegistryException.of(code, 413, "request body larger than " + limit + " bytes");
+                drain(in, drainable);
+                throw tooLarge(code, limit);
             }
             return bytes;
         }
+    }
+
+    private static void drain(InputStream in, long atMost) throws IOException {
+        byte[] sink = new byte[64 * 1024];
+        long read = 0;
+        int n;
+        while (read < atMost && (n = in.read(sink)) >= 0) {
+            read += n;
+        }
+    }
+
+    private static RegistryException tooLarge(ErrorCode code, int limit) {
+        return RegistryException.of(code, 413, "request body larger than " + limit + " bytes");
     }
 
     Exchange header(String name, String value) {

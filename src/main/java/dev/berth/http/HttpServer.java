@@ -54,6 +54,11 @@ public final class HttpServer {
             SslContextFactory.Server ssl = new SslContextFactory.Server();
             ssl.setKeyStore(TlsKeys.load(config.tls().cert(), config.tls().key()));
             ssl.setKeyStorePassword(new String(TlsKeys.PASSWORD));
+            if (config.tls().caCert() != null) {
+                // Client certificates are asked for, not demanded: other callers sign in some other way.
+                ssl.setTrustStore(TlsKeys.trustStore(config.tls().caCert()));
+                ssl.setWantClientAuth(true);
+            }
             http.addCustomizer(new SecureRequestCustomizer());
             factories = new ConnectionFactory[] {new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(http)};
         } else {

@@ -37,10 +37,11 @@ final class ListingsHandler {
         ex.sendJson(200, body);
     }
 
-    void catalog(Exchange ex) {
+    /** The catalog, showing only the repositories {@code visible} admits (those the caller may read). */
+    void catalog(Exchange ex, java.util.function.Predicate<String> visible) {
         Integer n = pageSize(ex);
         String last = ex.query("last");
-        Page page = listings.catalog(emptyToNull(last), n, repository -> true);
+        Page page = listings.catalog(emptyToNull(last), n, visible);
         if (page.more()) {
             int size = n == null ? Listings.DEFAULT_CATALOG_PAGE : Math.min(n, Listings.MAX_PAGE);
             ex.header("Link", "</v2/_catalog?n=" + size + "&last=" + page.last() + ">; rel=\"next\"");

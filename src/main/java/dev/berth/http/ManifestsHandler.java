@@ -11,10 +11,12 @@ import dev.berth.registry.StoredManifest;
 final class ManifestsHandler {
     private final Manifests manifests;
     private final MemoryBudget memory;
+    private final Gate gate;
 
-    ManifestsHandler(Manifests manifests, MemoryBudget memory) {
+    ManifestsHandler(Manifests manifests, MemoryBudget memory, Gate gate) {
         this.manifests = manifests;
         this.memory = memory;
+        this.gate = gate;
     }
 
     void handle(Exchange ex, String repository, String rawReference) throws Exception {
@@ -57,7 +59,8 @@ final class ManifestsHandler {
         long reserve = declared >= 0 && declared <= Manifests.MAX_SIZE ? declared : Manifests.MAX_SIZE;
         PushedManifest pushed = memory.within(reserve, () -> {
             byte[] body = ex.bodyBytes(Manifests.MAX_SIZE, ErrorCode.MANIFEST_INVALID);
-            return manifests.put(repository, reference, ex.queryValues("tag"), ex.header("Content-Type"), body);
+            return manifests.put(repository, reference, ex.queryValues("tag"), ex.header("Content-Type"), body,
+                    gate.tagPolicy(ex.identity(), repository));
         });
         ex.header("Location", "/v2/" + repository + "/manifests/" + pushed.digest())
                 .header("Docker-Content-Digest", pushed.digest().toString());

@@ -1,10 +1,16 @@
 package dev.berth.http;
 
+import dev.berth.access.Access;
+import dev.berth.access.Action;
+import dev.berth.access.Identity;
 import dev.berth.oci.ErrorCode;
 import dev.berth.oci.Names;
 import dev.berth.oci.RegistryException;
 import dev.berth.ops.Health;
+import dev.berth.ops.Audit;
+import dev.berth.ops.Metrics;
 import dev.berth.registry.Registry;
+import java.net.URI;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -31,23 +37,39 @@ public final class Router extends Handler.Abstract {
     private static final Pattern TAGS = Pattern.compile("/v2/(.+)/tags/list");
     private static final Pattern REFERRERS = Pattern.compile("/v2/(.+)/referrers/([^/]+)");
 
+    private final Gate gate;
     private final ManifestsHandler manifests;
     private final BlobsHandler blobs;
     private final UploadsHandler uploads;
     private final ListingsHandler listings;
     private final HealthHandler health;
+    private final AuthHandler auth;
+    private final MetricsHandler metrics;
+    private final Audit audit;
 
-    public Router(Registry registry, Health health) {
-        this.manifests = new ManifestsHandler(registry.manifests(), MemoryBudget.ofHeap());
+    /** {@code metrics} is null when metrics are switched off. */
+    public Router(Registry registry, Access access, Health health, URI externalUrl, boolean tls, Audit audit,
+                  Metrics metrics, String metricsPath) {
+        this.gate = new Gate(access);
+        this.manifests = new ManifestsHandler(registry.manifests(), MemoryBudget.ofHeap(), gate);
         this.blobs = new BlobsHandler(registry.blobs());
-        this.uploads = new UploadsHandler(registry.uploads());
+        this.uploads = new UploadsHandler(registry.uploads(), gate);
         this.listings = new ListingsHandler(registry.listings());
         this.health = new HealthHandler(health);
+        this.auth = new AuthHandler(gate, externalUrl, tls);
+        this.metrics = new MetricsHandler(metrics, gate, metricsPath);
+        this.audit = audit;
     }
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
         Exchange exchange = new Exchange(request, response, callback);
+        if (audit.enabled() && Audit.changesState(request.getMethod())) {
+            Request.addCompletionListener(request, failure -> audit.record(exchange.identity().display(),
+                    exchange.identity().source().name().toLowerCase(java.util.Locale.ROOT), request.getMethod(),
+                    exchange.path(), request.getHttpURI().getQuery(), failure == null ? response.getStatus() : 0,
+                    Request.getRemoteAddr(request)));
+        }
         try {
             refuseAmbiguousRequests(exchange);
             dispatch(exchange);
@@ -114,43 +136,97 @@ public final class Router extends Handler.Abstract {
             if (health.handles(path)) {
                 allow(ex, "GET", "HEAD");
                 health.handle(ex);
-                return;
+            } else if (path.startsWith(AuthHandler.PREFIX)) {
+                auth.handle(ex);
+            } else if (metrics.handles(path)) {
+                allow(ex, "GET");
+                metrics.handle(ex);
+            } else {
+                throw notFound();
             }
-            throw notFound();
+            return;
         }
         addApiVersion(ex);
+        if (path.equals("/v2/_zot/ext/mgmt")) {
+            allow(ex, "GET");
+            auth.mgmt(ex);
+            return;
+        }
+        Identity who = gate.identify(ex);
+        ex.identity(who);
         if (path.equals("/v2/") || path.equals("/v2")) {
             allow(ex, "GET", "HEAD");
-            ex.send(200, "application/json", Exchange.utf8("{}"));
+            ping(ex, who);
             return;
         }
         if (path.equals("/v2/_catalog")) {
             allow(ex, "GET");
-            listings.catalog(ex);
+            listings.catalog(ex, repository -> gate.may(who, repository, Action.READ));
             return;
         }
         Matcher m;
+        String method = ex.method();
+        // The action each request needs, as in zot; checked before anything about the repository is revealed.
         if ((m = MANIFEST.matcher(path)).matches()) {
             allow(ex, "GET", "HEAD", "PUT", "DELETE");
-            manifests.handle(ex, name(m), m.group(2));
+            String repository = name(m);
+            switch (method) {
+                case "PUT" -> gate.require(who, repository, Action.CREATE, Action.UPDATE);
+                case "DELETE" -> gate.require(who, repository, Action.DELETE);
+                default -> gate.require(who, repository, Action.READ);
+            }
+            manifests.handle(ex, repository, m.group(2));
         } else if ((m = UPLOADS.matcher(path)).matches()) {
             allow(ex, "POST");
-            uploads.start(ex, name(m));
+            String repository = name(m);
+            gate.require(who, repository, Action.CREATE);
+            uploads.start(ex, repository);
         } else if ((m = UPLOAD.matcher(path)).matches()) {
             allow(ex, "GET", "PATCH", "PUT", "DELETE");
-            uploads.session(ex, name(m), m.group(2));
+            String repository = name(m);
+            switch (method) {
+                case "PATCH", "PUT" -> gate.require(who, repository, Action.CREATE);
+                case "DELETE" -> gate.require(who, repository, Action.DELETE);
+                default -> gate.require(who, repository, Action.READ);
+            }
+            uploads.session(ex, repository, m.group(2));
         } else if ((m = BLOB.matcher(path)).matches()) {
             allow(ex, "GET", "HEAD", "DELETE");
-            blobs.handle(ex, name(m), m.group(2));
+            String repository = name(m);
+            gate.require(who, repository, method.equals("DELETE") ? Action.DELETE : Action.READ);
+            blobs.handle(ex, repository, m.group(2));
         } else if ((m = TAGS.matcher(path)).matches()) {
             allow(ex, "GET");
-            listings.tags(ex, name(m));
+            String repository = name(m);
+            gate.require(who, repository, Action.READ);
+            listings.tags(ex, repository);
         } else if ((m = REFERRERS.matcher(path)).matches()) {
             allow(ex, "GET");
-            listings.referrers(ex, name(m), m.group(2));
+            String repository = name(m);
+            gate.require(who, repository, Action.READ);
+            listings.referrers(ex, repository, m.group(2));
         } else {
             throw notFound();
         }
+    }
+
+    /**
+     * {@code /v2/}: 200 for anyone allowed anywhere. Anonymous callers get a 401 where nothing is readable without
+     * signing in, and Docker's client gets one when anonymous and signed-in policies are mixed: it only sends its
+     * stored credentials after a 401 here.
+     */
+    private void ping(Exchange ex, Identity who) {
+        if (gate.access().enabled()) {
+            ex.header("WWW-Authenticate", gate.challenge());
+            if (who.isAnonymous()) {
+                String agent = ex.header("User-Agent");
+                boolean docker = agent != null && (agent.contains("Docker-Client") || agent.startsWith("docker/"));
+                if (!gate.access().policy().anonymousReadable() || (docker && gate.access().policy().mixed())) {
+                    throw gate.refusal(who, null, Action.READ);
+                }
+            }
+        }
+        ex.send(200, "application/json", Exchange.utf8("{}"));
     }
 
     static void addApiVersion(Exchange ex) {

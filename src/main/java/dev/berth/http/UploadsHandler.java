@@ -1,5 +1,6 @@
 package dev.berth.http;
 
+import dev.berth.access.Action;
 import dev.berth.oci.Digest;
 import dev.berth.oci.DigestAlgorithm;
 import dev.berth.oci.ErrorCode;
@@ -17,9 +18,11 @@ import java.io.InputStream;
  */
 final class UploadsHandler {
     private final Uploads uploads;
+    private final Gate gate;
 
-    UploadsHandler(Uploads uploads) {
+    UploadsHandler(Uploads uploads, Gate gate) {
         this.uploads = uploads;
+        this.gate = gate;
     }
 
     void start(Exchange ex, String repository) throws IOException {
@@ -30,7 +33,8 @@ final class UploadsHandler {
             if (from != null) {
                 Names.requireRepository(from);
             }
-            if (uploads.mount(repository, digest, from, source -> true)) {
+            // A mount copies nothing, but it hands over a blob: the caller must be able to read where it comes from.
+            if (uploads.mount(repository, digest, from, source -> gate.may(ex.identity(), source, Action.READ))) {
                 created(ex, repository, digest);
                 return;
             }

@@ -19,11 +19,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.BiConsumer;
+import java.util.Set;
 
 /** The metadata store on SQL: SQLite embedded by default. */
-public final class JdbcMetadataStore implements MetadataStore {
+public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {
+    };
+    private static final TypeReference<List<String>> STRING_LIST = new TypeReference<>() {
     };
     private static final String MANIFEST_COLUMNS =
             "repository, digest, media_type, size, artifact_type, subject, annotations, pushed_at";
@@ -139,7 +143,8 @@ public final class JdbcMetadataStore implements MetadataStore {
     }
 
     @Override
-    public void putManifest(ManifestRecord m, List<ManifestReference> references, List<String> tags) {
+    public void putManifest(ManifestRecord m, List<ManifestReference> references, List<String> tags,
+                            BiConsumer<String, Digest> tagCheck) {
         long now = clock.millis();
         db.write(c -> {
             for (ManifestReference reference : references) {
@@ -161,6 +166,9 @@ public final class JdbcMetadataStore implements MetadataStore {
                         m.repository(), m.digest().toString(), reference.digest().toString(), reference.kind().name());
             }
             for (String tag : tags) {
+                Optional<String> current = firstString(c, "SELECT digest FROM tags WHERE repository = ? AND name = ?",
+                        m.repository(), tag);
+                tagCheck.accept(tag, current.map(Digest::parse).orElse(null));
                 update(c, "INSERT INTO tags (repository, name, digest, updated_at) VALUES (?, ?, ?, ?)"
                                 + " ON CONFLICT (repository, name) DO UPDATE SET digest = excluded.digest,"
                                 + " updated_at = excluded.updated_at",
@@ -274,6 +282,159 @@ public final class JdbcMetadataStore implements MetadataStore {
         db.write(c -> update(c, "DELETE FROM uploads WHERE id = ?", id));
     }
 
+    // --- access: users, API keys, sessions, login attempts ---------------------------------------------------
+
+    @Override
+    public void saveUser(User user) {
+        db.write(c -> update(c, "INSERT INTO users (name, source, groups_json, last_login_at) VALUES (?, ?, ?, ?)"
+                        + " ON CONFLICT (name) DO UPDATE SET source = excluded.source, groups_json = excluded.groups_json,"
+                        + " last_login_at = excluded.last_login_at",
+                user.name(), user.source(), toJson(List.copyOf(user.groups())), user.lastLogin().toEpochMilli()));
+    }
+
+    @Override
+    public Optional<User> user(String name) {
+        return db.read(c -> {
+            try (PreparedStatement s = prepare(c, "SELECT name, source, groups_json, last_login_at FROM users WHERE name = ?", name);
+                 ResultSet rows = s.executeQuery()) {
+                if (!rows.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new User(rows.getString(1), rows.getString(2), Set.copyOf(listFromJson(rows.getString(3))),
+                        Instant.ofEpochMilli(rows.getLong(4))));
+            }
+        });
+    }
+
+    private static final String KEY_COLUMNS =
+            "id, secret_hash, owner, label, scopes_json, created_at, expires_at, last_used_at, creator_ua";
+
+    @Override
+    public void addApiKey(ApiKey key) {
+        db.write(c -> update(c, "INSERT INTO api_keys (" + KEY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                key.id(), key.secretHash(), key.owner(), key.label(), toJson(key.scopes()), key.createdAt().toEpochMilli(),
+                key.expiresAt() == null ? null : key.expiresAt().toEpochMilli(),
+                key.lastUsedAt() == null ? null : key.lastUsedAt().toEpochMilli(), key.creatorUserAgent()));
+    }
+
+    @Override
+    public Optional<ApiKey> apiKeyByHash(String secretHash) {
+        return db.read(c -> keys(c, "SELECT " + KEY_COLUMNS + " FROM api_keys WHERE secret_hash = ?", secretHash)
+                .stream().findFirst());
+    }
+
+    @Override
+    public List<ApiKey> apiKeys(String owner) {
+        return db.read(c -> keys(c, "SELECT " + KEY_COLUMNS + " FROM api_keys WHERE owner = ? ORDER BY created_at, id", owner));
+    }
+
+    @Override
+    public List<ApiKey> allApiKeys() {
+        return db.read(c -> keys(c, "SELECT " + KEY_COLUMNS + " FROM api_keys ORDER BY owner, created_at, id"));
+    }
+
+    @Override
+    public boolean deleteApiKey(String owner, String id) {
+        return db.write(c -> update(c, "DELETE FROM api_keys WHERE owner = ? AND id = ?", owner, id) > 0);
+    }
+
+    @Override
+    public int deleteApiKeys(String owner) {
+        return db.write(c -> update(c, "DELETE FROM api_keys WHERE owner = ?", owner));
+    }
+
+    @Override
+    public void touchApiKey(String id, Instant usedAt) {
+        db.write(c -> update(c, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", usedAt.toEpochMilli(), id));
+    }
+
+    private static List<ApiKey> keys(Connection c, String sql, Object... args) throws SQLException {
+        try (PreparedStatement s = prepare(c, sql, args); ResultSet rows = s.executeQuery()) {
+            List<ApiKey> result = new ArrayList<>();
+            while (rows.next()) {
+                long expires = rows.getLong(7);
+                boolean neverExpires = rows.wasNull();
+                long used = rows.getLong(8);
+                boolean neverUsed = rows.wasNull();
+                result.add(new ApiKey(rows.getString(1), rows.getString(2), rows.getString(3), rows.getString(4),
+                        listFromJson(rows.getString(5)), Instant.ofEpochMilli(rows.getLong(6)),
+                        neverExpires ? null : Instant.ofEpochMilli(expires), neverUsed ? null : Instant.ofEpochMilli(used),
+                        rows.getString(9)));
+            }
+            return result;
+        }
+    }
+
+    @Override
+    public void addSession(Session session) {
+        db.write(c -> update(c, "INSERT INTO sessions (token_hash, username, source, provider, groups_json, csrf_token,"
+                        + " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                session.tokenHash(), session.username(), session.source(), session.provider(),
+                toJson(List.copyOf(session.groups())), session.csrfToken(), session.createdAt().toEpochMilli(),
+                session.expiresAt().toEpochMilli()));
+    }
+
+    @Override
+    public Optional<Session> session(String tokenHash) {
+        return db.read(c -> {
+            try (PreparedStatement s = prepare(c, "SELECT token_hash, username, source, provider, groups_json, csrf_token,"
+                    + " created_at, expires_at FROM sessions WHERE token_hash = ?", tokenHash);
+                 ResultSet rows = s.executeQuery()) {
+                if (!rows.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new Session(rows.getString(1), rows.getString(2), rows.getString(3), rows.getString(4),
+                        Set.copyOf(listFromJson(rows.getString(5))), rows.getString(6),
+                        Instant.ofEpochMilli(rows.getLong(7)), Instant.ofEpochMilli(rows.getLong(8))));
+            }
+        });
+    }
+
+    @Override
+    public void deleteSession(String tokenHash) {
+        db.write(c -> update(c, "DELETE FROM sessions WHERE token_hash = ?", tokenHash));
+    }
+
+    @Override
+    public int deleteExpired(Instant now, Instant loginAttemptsBefore) {
+        return db.write(c -> update(c, "DELETE FROM sessions WHERE expires_at <= ?", now.toEpochMilli())
+                + update(c, "DELETE FROM login_attempts WHERE created_at < ?", loginAttemptsBefore.toEpochMilli()));
+    }
+
+    @Override
+    public void addLoginAttempt(LoginAttempt a) {
+        db.write(c -> update(c, "INSERT INTO login_attempts (state_hash, provider, nonce, code_verifier, return_to, created_at)"
+                        + " VALUES (?, ?, ?, ?, ?, ?)", a.stateHash(), a.provider(), a.nonce(), a.codeVerifier(), a.returnTo(),
+                a.createdAt().toEpochMilli()));
+    }
+
+    @Override
+    public Optional<LoginAttempt> takeLoginAttempt(String stateHash) {
+        return db.write(c -> {
+            Optional<LoginAttempt> found;
+            try (PreparedStatement s = prepare(c, "SELECT state_hash, provider, nonce, code_verifier, return_to, created_at"
+                    + " FROM login_attempts WHERE state_hash = ?", stateHash); ResultSet rows = s.executeQuery()) {
+                found = rows.next()
+                        ? Optional.of(new LoginAttempt(rows.getString(1), rows.getString(2), rows.getString(3),
+                                rows.getString(4), rows.getString(5), Instant.ofEpochMilli(rows.getLong(6))))
+                        : Optional.empty();
+            }
+            update(c, "DELETE FROM login_attempts WHERE state_hash = ?", stateHash);
+            return found;
+        });
+    }
+
+    private static List<String> listFromJson(String json) {
+        if (json == null) {
+            return List.of();
+        }
+        try {
+            return JSON.readValue(json, STRING_LIST);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("stored list is not valid JSON", e);
+        }
+    }
+
     @Override
     public void close() {
         db.close();
@@ -364,9 +525,9 @@ public final class JdbcMetadataStore implements MetadataStore {
         }
     }
 
-    private static String toJson(Map<String, String> map) {
+    private static String toJson(Object value) {
         try {
-            return JSON.writeValueAsString(map);
+            return JSON.writeValueAsString(value);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("a map of strings always serialises", e);
         }

@@ -5,6 +5,7 @@ import java.io.Closeable;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.BiConsumer;
 
 /**
  * The rows of the registry: repositories, which repository may serve which blob, manifests and what they
@@ -46,9 +47,12 @@ public interface MetadataStore extends Closeable {
     /**
      * Stores a manifest whose bytes are already in the blob store, checks that its required references are
      * present in the repository with the declared sizes, and points {@code tags} at it, all in one transaction.
-     * Throws {@code MANIFEST_BLOB_UNKNOWN} or {@code MANIFEST_INVALID} and changes nothing when a check fails.
+     * Before each tag is written, {@code tagCheck} is told the tag and the digest it points at now (null if
+     * none), inside the transaction, and may throw to refuse. Throws {@code MANIFEST_BLOB_UNKNOWN} or
+     * {@code MANIFEST_INVALID} (or what {@code tagCheck} throws) and changes nothing when a check fails.
      */
-    void putManifest(ManifestRecord manifest, List<ManifestReference> references, List<String> tags);
+    void putManifest(ManifestRecord manifest, List<ManifestReference> references, List<String> tags,
+                     BiConsumer<String, Digest> tagCheck);
 
     /** Removes a manifest and its tags unless another manifest of the repository (an index) references it. */
     Removal deleteManifest(String repository, Digest digest);

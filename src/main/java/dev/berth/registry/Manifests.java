@@ -66,10 +66,10 @@ public final class Manifests {
 
     /**
      * Validates and stores a manifest pushed by tag or by digest, and points the reference's tag and
-     * {@code extraTags} at it. Bytes are stored exactly as given.
+     * {@code extraTags} at it, each as {@code tagPolicy} allows. Bytes are stored exactly as given.
      */
     public PushedManifest put(String repository, Reference reference, List<String> extraTags, String contentType,
-                              byte[] body) {
+                              byte[] body, TagPolicy tagPolicy) {
         if (extraTags.size() > MAX_TAGS_PER_PUSH) {
             throw RegistryException.of(ErrorCode.TAG_INVALID, 414,
                     "at most " + MAX_TAGS_PER_PUSH + " tags may be pushed in one request");
@@ -100,7 +100,9 @@ public final class Manifests {
                 manifest.referrerArtifactType(), subject,
                 // Annotations are only ever served in referrers lists, so only referrers keep them.
                 subject == null ? null : manifest.annotations(), clock.instant());
-        meta.putManifest(record, references, List.copyOf(tags));
+        meta.putManifest(record, references, List.copyOf(tags), (tag, current) -> tagPolicy.check(tag,
+                current == null ? TagPolicy.Change.CREATE
+                        : current.equals(digest) ? TagPolicy.Change.KEEP : TagPolicy.Change.MOVE));
         contents.put(digest, body);
         return new PushedManifest(digest, subject, List.copyOf(tags));
     }

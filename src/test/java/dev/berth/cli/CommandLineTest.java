@@ -65,7 +65,7 @@ class CommandLineTest {
         Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/srv\"},\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/x\"}}}}");
         Run run = run("serve", "--config", file.toString());
         assertThat(run.code()).isEqualTo(2);
-        assertThat(run.err()).contains("http.auth: not supported yet");
+        assertThat(run.err()).contains("http.auth.htpasswd.path: /x is not a readable file");
     }
 
     @Test

@@ -46,6 +46,10 @@ public abstract class MetadataStoreContract {
                 subject == null ? Map.of() : Map.of("k", "v"), Instant.ofEpochMilli(1_000));
     }
 
+    private void put(ManifestRecord record, List<ManifestReference> references, List<String> tags) {
+        meta.putManifest(record, references, tags, (tag, current) -> { });
+    }
+
     private static ManifestReference blob(Digest digest, long size) {
         return new ManifestReference(digest, ManifestReference.Kind.BLOB, size, true);
     }
@@ -57,7 +61,7 @@ public abstract class MetadataStoreContract {
         meta.linkBlob(repository, config, 10);
         meta.linkBlob(repository, layer, 20);
         Digest m = digest(seed);
-        meta.putManifest(manifest(repository, m, null, "application/vnd.oci.image.config.v1+json"),
+        put(manifest(repository, m, null, "application/vnd.oci.image.config.v1+json"),
                 List.of(blob(config, 10), blob(layer, 20)), tags);
         return m;
     }
@@ -126,7 +130,7 @@ public abstract class MetadataStoreContract {
         Digest config = digest("c");
         meta.linkBlob("r", config, 10);
         Digest m = digest("m");
-        assertThatThrownBy(() -> meta.putManifest(manifest("r", m, null, null),
+        assertThatThrownBy(() -> put(manifest("r", m, null, null),
                 List.of(blob(config, 10), blob(digest("missing"), 3)), List.of("t")))
                 .isInstanceOfSatisfying(RegistryException.class,
                         e -> assertThat(e.code()).isEqualTo(ErrorCode.MANIFEST_BLOB_UNKNOWN));
@@ -139,7 +143,7 @@ public abstract class MetadataStoreContract {
     void aReferenceWithTheWrongSizeIsInvalid() {
         Digest config = digest("c");
         meta.linkBlob("r", config, 10);
-        assertThatThrownBy(() -> meta.putManifest(manifest("r", digest("m"), null, null), List.of(blob(config, 11)), List.of()))
+        assertThatThrownBy(() -> put(manifest("r", digest("m"), null, null), List.of(blob(config, 11)), List.of()))
                 .isInstanceOfSatisfying(RegistryException.class,
                         e -> assertThat(e.code()).isEqualTo(ErrorCode.MANIFEST_INVALID));
     }
@@ -147,7 +151,7 @@ public abstract class MetadataStoreContract {
     @Test
     void optionalReferencesNeedNotBePresent() {
         Digest m = digest("nd");
-        meta.putManifest(manifest("r", m, null, null),
+        put(manifest("r", m, null, null),
                 List.of(new ManifestReference(digest("foreign"), ManifestReference.Kind.BLOB, 5, false)), List.of());
         assertThat(meta.manifest("r", m)).isPresent();
     }
@@ -158,11 +162,11 @@ public abstract class MetadataStoreContract {
         Digest blobOnly = digest("blob-only");
         meta.linkBlob("r", blobOnly, 100);
         Digest index = digest("index");
-        assertThatThrownBy(() -> meta.putManifest(manifest("r", index, null, null),
+        assertThatThrownBy(() -> put(manifest("r", index, null, null),
                 List.of(new ManifestReference(blobOnly, ManifestReference.Kind.MANIFEST, 100, true)), List.of()))
                 .isInstanceOfSatisfying(RegistryException.class,
                         e -> assertThat(e.code()).isEqualTo(ErrorCode.MANIFEST_BLOB_UNKNOWN));
-        meta.putManifest(manifest("r", index, null, null),
+        put(manifest("r", index, null, null),
                 List.of(new ManifestReference(child, ManifestReference.Kind.MANIFEST, 100, true)), List.of("multi"));
         Removal removal = meta.deleteManifest("r", child);
         assertThat(removal.result()).isEqualTo(Removal.Result.IN_USE);
@@ -213,9 +217,9 @@ public abstract class MetadataStoreContract {
         Digest subject = digest("subject");
         Digest sbom = digest("sbom");
         Digest sig = digest("sig");
-        meta.putManifest(manifest("r", sbom, subject, "application/spdx+json"), List.of(), List.of());
-        meta.putManifest(manifest("r", sig, subject, "application/vnd.dev.cosign"), List.of(), List.of());
-        meta.putManifest(manifest("other", digest("x"), subject, "application/spdx+json"), List.of(), List.of());
+        put(manifest("r", sbom, subject, "application/spdx+json"), List.of(), List.of());
+        put(manifest("r", sig, subject, "application/vnd.dev.cosign"), List.of(), List.of());
+        put(manifest("other", digest("x"), subject, "application/spdx+json"), List.of(), List.of());
         assertThat(meta.referrers("r", subject, null)).extracting(ManifestRecord::digest).containsExactlyInAnyOrder(sbom, sig);
         assertThat(meta.referrers("r", subject, "application/spdx+json")).singleElement()
                 .satisfies(r -> {
@@ -252,7 +256,7 @@ public abstract class MetadataStoreContract {
             for (int i = 0; i < 40; i++) {
                 Digest m = digest("m" + i);
                 results.add(pool.submit(() -> {
-                    meta.putManifest(manifest("r", m, null, null), List.of(blob(config, 10)), List.of("latest", "t" + m.hex()));
+                    put(manifest("r", m, null, null), List.of(blob(config, 10)), List.of("latest", "t" + m.hex()));
                     return m;
                 }));
             }
@@ -265,5 +269,54 @@ public abstract class MetadataStoreContract {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    @Test
+    void tagChecksSeeTheCurrentTagInsideTheTransaction() throws Exception {
+        Digest config = digest("cfg");
+        meta.linkBlob("r", config, 10);
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                Digest m = digest("racer" + i);
+                results.add(pool.submit(() -> {
+                    try {
+                        meta.putManifest(manifest("r", m, null, null), List.of(blob(config, 10)), List.of("release"),
+                                (tag, current) -> {
+                                    if (current != null) {
+                                        throw RegistryException.of(ErrorCode.DENIED, 403, "tags are immutable");
+                                    }
+                                });
+                        return true;
+                    } catch (RegistryException denied) {
+                        return false;
+                    }
+                }));
+            }
+            int winners = 0;
+            for (Future<Boolean> f : results) {
+                winners += f.get() ? 1 : 0;
+            }
+            assertThat(winners).as("exactly one push creates the tag").isEqualTo(1);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void aRefusedTagChangesNothing() {
+        Digest m = pushImage("r", "img", List.of("v1"));
+        Digest other = digest("other-img");
+        meta.linkBlob("r", digest("img-config"), 10);
+        assertThatThrownBy(() -> meta.putManifest(manifest("r", other, null, null), List.of(), List.of("new", "v1"),
+                (tag, current) -> {
+                    if (current != null) {
+                        throw RegistryException.of(ErrorCode.DENIED, 403, "no moving " + tag);
+                    }
+                })).isInstanceOf(RegistryException.class);
+        assertThat(meta.taggedManifest("r", "v1")).get().extracting(ManifestRecord::digest).isEqualTo(m);
+        assertThat(meta.taggedManifest("r", "new")).as("all or nothing").isEmpty();
+        assertThat(meta.manifest("r", other)).isEmpty();
     }
 }

@@ -22,7 +22,11 @@ public final class LogCapture implements AutoCloseable {
     }
 
     public List<String> errors() {
-        return appender.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR))
+        List<ILoggingEvent> events;
+        synchronized (appender) { // AppenderBase appends under this lock, from the server's threads
+            events = List.copyOf(appender.list);
+        }
+        return events.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR))
                 .map(e -> e.getFormattedMessage() + (e.getThrowableProxy() == null ? "" : ": " + e.getThrowableProxy().getMessage()))
                 .toList();
     }

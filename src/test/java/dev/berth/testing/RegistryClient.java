@@ -23,11 +23,30 @@ public final class RegistryClient {
 
     private final URI base;
     private final HttpClient http;
+    private final List<String> always;
 
     public RegistryClient(URI base) {
+        this(base, HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NEVER).build(), List.of());
+    }
+
+    private RegistryClient(URI base, HttpClient http, List<String> always) {
         this.base = base;
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NEVER).build();
+        this.http = http;
+        this.always = always;
+    }
+
+    /** The same client, sending HTTP Basic credentials with every request. */
+    public RegistryClient as(String user, String password) {
+        String token = java.util.Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+        return new RegistryClient(base, http, List.of("Authorization", "Basic " + token));
+    }
+
+    /** The same client, sending these headers with every request (name, value, name, value...). */
+    public RegistryClient with(String... headers) {
+        List<String> all = new java.util.ArrayList<>(always);
+        all.addAll(List.of(headers));
+        return new RegistryClient(base, http, all);
     }
 
     public URI base() {
@@ -65,6 +84,9 @@ public final class RegistryClient {
     public Response send(String method, String path, HttpRequest.BodyPublisher body, String... headers) {
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path)).method(method, body)
                 .timeout(Duration.ofMinutes(5));
+        for (int i = 0; i < always.size(); i += 2) {
+            request.header(always.get(i), always.get(i + 1));
+        }
         for (int i = 0; i < headers.length; i += 2) {
             request.header(headers[i], headers[i + 1]);
         }

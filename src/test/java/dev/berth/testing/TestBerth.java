@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -19,9 +20,19 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 public final class TestBerth implements BeforeAllCallback, AfterAllCallback {
     private static final AtomicInteger REPOSITORIES = new AtomicInteger();
 
+    private final UnaryOperator<BerthConfig> customizer;
     private Path root;
     private Berth berth;
     private RegistryClient client;
+
+    public TestBerth() {
+        this(UnaryOperator.identity());
+    }
+
+    /** A Berth whose configuration {@code customizer} adjusts (it gets the defaults with a temporary root). */
+    public TestBerth(UnaryOperator<BerthConfig> customizer) {
+        this.customizer = customizer;
+    }
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
@@ -39,7 +50,8 @@ public final class TestBerth implements BeforeAllCallback, AfterAllCallback {
 
     public void start() throws Exception {
         BerthConfig defaults = BerthConfig.defaults();
-        BerthConfig config = new BerthConfig(new BerthConfig.Storage(root), defaults.http().withPort(0), defaults.log());
+        BerthConfig config = customizer.apply(new BerthConfig(new BerthConfig.Storage(root), defaults.http().withPort(0),
+                defaults.log()));
         berth = Berth.start(config);
         client = new RegistryClient(berth.uri());
     }

@@ -1,0 +1,258 @@
+package dev.berth.access;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.berth.config.AuthConfig;
+import dev.berth.meta.AccessStore;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.RegistryException;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Works out who is calling, in zot's order: the Authorization header (htpasswd, then LDAP, then an API key as
+ * the password), then a browser session, then a client certificate; otherwise anonymous. Credentials that are
+ * offered but wrong are an error even where anonymous callers would be let in: a typo must not silently
+ * downgrade a push to an anonymous request.
+ *
+ * <p>Verdicts on passwords are cached for a few minutes under an HMAC of the credentials (never the password
+ * itself): bcrypt is slow on purpose, and Docker sends the password with every request.
+ */
+public final class Authenticator {
+    private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
+    private static final Duration VERDICT_TTL = Duration.ofMinutes(5);
+    /** The source recorded for users whose groups come from an OpenID provider. */
+    private static final String FROM_PROVIDER = "OIDC";
+
+    private final AuthConfig config;
+    private final AccessPolicy policy;
+    private final Htpasswd htpasswd;
+    private final LdapDirectory ldap;
+    private final ApiKeys apiKeys;
+    private final Sessions sessions;
+    private final AccessStore store;
+    private final Clock clock;
+    private final Cache<String, Identity> verdicts = Caffeine.newBuilder()
+            .expireAfterWrite(VERDICT_TTL).maximumSize(10_000).build();
+    private final Cache<String, Set<String>> recorded = Caffeine.newBuilder()
+            .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(10_000).build();
+    private final SecretKeySpec verdictKey = new SecretKeySpec(Tokens.random(32).getBytes(StandardCharsets.US_ASCII), "HmacSHA256");
+
+    public Authenticator(AuthConfig config, AccessPolicy policy, ApiKeys apiKeys, Sessions sessions, AccessStore store,
+                         Clock clock) throws Exception {
+        this.config = config;
+        this.policy = policy;
+        this.htpasswd = config != null && config.htpasswd() != null ? new Htpasswd(config.htpasswd()) : null;
+        this.ldap = config != null && config.ldap() != null ? new LdapDirectory(config.ldap()) : null;
+        this.apiKeys = apiKeys;
+        this.sessions = sessions;
+        this.store = store;
+        this.clock = clock;
+    }
+
+    /** Who is calling; {@code UNAUTHORIZED} when credentials are offered and wrong. */
+    public Identity identify(Credentials credentials) {
+        if (config == null || !config.anyAuthenticator()) {
+            return Identity.ANONYMOUS; // nobody can sign in, so nobody is anybody
+        }
+        if (credentials.authorization().size() > 1) {
+            throw unauthorized("more than one Authorization header");
+        }
+        if (credentials.authorization().size() == 1) {
+            Identity identity = fromAuthorization(credentials.authorization().get(0));
+            if (identity != null) {
+                return identity;
+            }
+        }
+        if (credentials.sessionAllowed() && credentials.sessionToken() != null) {
+            Optional<AccessStore.Session> session = sessions.find(credentials.sessionToken());
+            if (session.isPresent()) {
+                AccessStore.Session s = session.get();
+                return Identity.of(s.username(), s.groups(), Identity.Source.SESSION);
+            }
+        }
+        if (config.mtls() != null && credentials.clientCertificates() != null && credentials.clientCertificates().length > 0) {
+            String name = certificateIdentity(credentials.clientCertificates()[0]);
+            if (name != null) {
+                return Identity.of(name, policy.configuredGroups(name), Identity.Source.MTLS);
+            }
+        }
+        return Identity.ANONYMOUS;
+    }
+
+    /** The identity an Authorization header proves, null if it proves nothing (empty Basic credentials). */
+    private Identity fromAuthorization(String header) {
+        String value = header.strip();
+        int space = value.indexOf(' ');
+        String scheme = space < 0 ? value : value.substring(0, space);
+        if (!scheme.equalsIgnoreCase("Basic")) {
+            throw unauthorized("only Basic authentication is supported");
+        }
+        String decoded;
+        try {
+            decoded = new String(Base64.getDecoder().decode(value.substring(space + 1).strip()), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw unauthorized("malformed Basic credentials");
+        }
+        int colon = decoded.indexOf(':');
+        if (colon < 0) {
+            throw unauthorized("malformed Basic credentials");
+        }
+        String user = decoded.substring(0, colon);
+        String password = decoded.substring(colon + 1);
+        if (user.isEmpty() && password.isEmpty()) {
+            return null;
+        }
+        if (config.apiKeys() && password.startsWith(ApiKeys.PREFIX)) {
+            return apiKeys.verify(user, password)
+                    .map(key -> new Identity(user, ownerGroups(user), Identity.Source.API_KEY, key.scopes()))
+                    .orElseThrow(() -> unauthorized("invalid or expired API key"));
+        }
+        String cacheKey = verdictKey(user, password);
+        Identity cached = verdicts.getIfPresent(cacheKey);
+        if (cached != null) {
+            return cached;
+        }
+        Identity identity = null;
+        if (htpasswd != null && htpasswd.verify(user, password)) {
+            identity = Identity.of(user, policy.configuredGroups(user), Identity.Source.HTPASSWD);
+        } else if (ldap != null) {
+            try {
+                Optional<Set<String>> groups = ldap.authenticate(user, password);
+                if (groups.isPresent()) {
+                    Set<String> all = new LinkedHashSet<>(groups.get());
+                    all.addAll(policy.configuredGroups(user));
+                    identity = Identity.of(user, all, Identity.Source.LDAP);
+                }
+            } catch (Exception e) {
+                LOG.warn("LDAP sign-in of {} failed: {}", user, e.getMessage());
+                throw RegistryException.of(ErrorCode.UNAUTHORIZED, 401, "the directory cannot be reached; try again later");
+            }
+        }
+        if (identity == null) {
+            throw unauthorized("invalid username or password");
+        }
+        verdicts.put(cacheKey, identity);
+        remember(identity);
+        return identity;
+    }
+
+    /**
+     * Records the groups of a user who signed in with a password, so that their API keys act with the same
+     * groups; written only when they change.
+     */
+    private void remember(Identity identity) {
+        if (config.apiKeys() && !identity.groups().equals(recorded.getIfPresent(identity.name()))) {
+            store.saveUser(new AccessStore.User(identity.name(), identity.source().name(), identity.groups(), clock.instant()));
+            recorded.put(identity.name(), identity.groups());
+        }
+    }
+
+    /** Records a sign-in through an identity provider: the groups it gave hold until the next sign-in. */
+    public void rememberProviderSignIn(String user, Set<String> groups) {
+        store.saveUser(new AccessStore.User(user, FROM_PROVIDER, groups, clock.instant()));
+        recorded.put(user, groups);
+    }
+
+    /** The groups an API key acts with: its owner's, as last seen at a sign-in, plus configured ones. */
+    Set<String> ownerGroups(String owner) {
+        Set<String> groups = new HashSet<>(policy.configuredGroups(owner));
+        store.user(owner).ifPresent(u -> {
+            if (FROM_PROVIDER.equals(u.source())) {
+                // OpenID users get their groups from the provider alone, as in zot.
+                groups.clear();
+            }
+            groups.addAll(u.groups());
+        });
+        return groups;
+    }
+
+    private String certificateIdentity(X509Certificate certificate) {
+        for (String attribute : config.mtls().identityAttributes()) {
+            String value = switch (attribute.toLowerCase(Locale.ROOT)) {
+                case "commonname" -> commonName(certificate);
+                case "subject" -> certificate.getSubjectX500Principal().getName();
+                case "email" -> subjectAlternativeName(certificate, 1);
+                case "dnsname" -> subjectAlternativeName(certificate, 2);
+                case "uri" -> uriIdentity(subjectAlternativeName(certificate, 6));
+                default -> null;
+            };
+            if (value != null && !value.isBlank()) {
+                return value;
+            }
+        }
+        return null;
+    }
+
+    private String uriIdentity(String uri) {
+        if (uri == null || config.mtls().uriSanPattern() == null) {
+            return uri;
+        }
+        Matcher m = Pattern.compile(config.mtls().uriSanPattern()).matcher(uri);
+        return m.matches() && m.groupCount() >= 1 ? m.group(1) : null;
+    }
+
+    private static String commonName(X509Certificate certificate) {
+        try {
+            for (Rdn rdn : new LdapName(certificate.getSubjectX500Principal().getName()).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    return rdn.getValue().toString();
+                }
+            }
+        } catch (javax.naming.InvalidNameException e) {
+            return null;
+        }
+        return null;
+    }
+
+    private static String subjectAlternativeName(X509Certificate certificate, int type) {
+        try {
+            var names = certificate.getSubjectAlternativeNames();
+            if (names == null) {
+                return null;
+            }
+            for (List<?> name : names) {
+                if (name.size() >= 2 && name.get(0) instanceof Integer t && t == type && name.get(1) instanceof String s) {
+                    return s;
+                }
+            }
+        } catch (java.security.cert.CertificateParsingException e) {
+            return null;
+        }
+        return null;
+    }
+
+    private String verdictKey(String user, String password) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(verdictKey);
+            String generation = htpasswd == null ? "-" : Long.toString(htpasswd.generation());
+            return HexFormat.of().formatHex(mac.doFinal((generation + "\0" + user + "\0" + password)
+                    .getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static RegistryException unauthorized(String message) {
+        return RegistryException.of(ErrorCode.UNAUTHORIZED, 401, message);
+    }
+}

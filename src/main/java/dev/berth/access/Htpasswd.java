@@ -1,0 +1,99 @@
+package dev.berth.access;
+
+import at.favre.lib.crypto.bcrypt.BCrypt;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An htpasswd file of bcrypt hashes ({@code htpasswd -B}: {@code $2y$}, {@code $2b$}, {@code $2a$}), read again
+ * whenever it changes on disk. Unknown users cost a bcrypt comparison too, so timing does not tell who exists.
+ */
+final class Htpasswd {
+    private static final Logger LOG = LoggerFactory.getLogger(Htpasswd.class);
+    /**
+     * A real bcrypt hash of a random password, at htpasswd's default cost, compared against when the user is
+     * unknown.
+     */
+    private static final String DECOY = BCrypt.with(BCrypt.Version.VERSION_2Y)
+            .hashToString(5, Tokens.random(16).toCharArray());
+
+    private final Path file;
+    private volatile Map<String, String> hashes = Map.of();
+    private volatile long checkedAt;
+    private volatile Object stamp;
+    private volatile long generation;
+
+    Htpasswd(Path file) throws IOException {
+        this.file = file;
+        reload(true);
+    }
+
+    /** Changes whenever the file is re-read, so that cached verdicts can be told apart. */
+    long generation() {
+        reloadIfChanged();
+        return generation;
+    }
+
+    boolean verify(String user, String password) {
+        reloadIfChanged();
+        String hash = hashes.get(user);
+        BCrypt.Result result = BCrypt.verifyer().verify(password.toCharArray(), hash == null ? DECOY : hash);
+        return hash != null && result.verified;
+    }
+
+    private void reloadIfChanged() {
+        long now = System.nanoTime();
+        if (now - checkedAt < 1_000_000_000L) {
+            return;
+        }
+        checkedAt = now;
+        try {
+            reload(false);
+        } catch (IOException e) {
+            LOG.warn("cannot re-read {}: {}; keeping the users read before", file, e.getMessage());
+        }
+    }
+
+    private synchronized void reload(boolean first) throws IOException {
+        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+        Object current = List.of(attributes.lastModifiedTime(), attributes.size(), String.valueOf(attributes.fileKey()));
+        if (!first && current.equals(stamp)) {
+            return;
+        }
+        Map<String, String> read = new HashMap<>();
+        List<String> unsupported = new ArrayList<>();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            String entry = line.strip();
+            int colon = entry.indexOf(':');
+            if (entry.isEmpty() || entry.startsWith("#") || colon <= 0) {
+                continue;
+            }
+            String user = entry.substring(0, colon);
+            String hash = entry.substring(colon + 1);
+            if (hash.startsWith("$2y$") || hash.startsWith("$2b$") || hash.startsWith("$2a$")) {
+                read.put(user, hash);
+            } else {
+                unsupported.add(user);
+            }
+        }
+        if (!unsupported.isEmpty()) {
+            LOG.warn("{}: users {} have hashes other than bcrypt and cannot sign in; recreate them with htpasswd -B",
+                    file, unsupported);
+        }
+        hashes = Map.copyOf(read);
+        stamp = current;
+        generation++;
+        if (!first) {
+            LOG.info("re-read {}: {} users", file, read.size());
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package dev.berth.http;
+
+import dev.berth.access.AccessPolicy;
+import dev.berth.access.Action;
+import dev.berth.access.Identity;
+import dev.berth.ops.Metrics;
+
+/** The Prometheus scrape endpoint, protected as zot protects it ({@code accessControl.metrics}). */
+final class MetricsHandler {
+    private final Metrics metrics;
+    private final Gate gate;
+    private final String path;
+
+    MetricsHandler(Metrics metrics, Gate gate, String path) {
+        this.metrics = metrics;
+        this.gate = gate;
+        this.path = path;
+    }
+
+    boolean handles(String requestPath) {
+        return metrics != null && requestPath.equals(path);
+    }
+
+    void handle(Exchange ex) {
+        Identity who = gate.identify(ex);
+        ex.identity(who);
+        AccessPolicy.MetricsAccess verdict = gate.access().policy().metricsAccess(who);
+        if (verdict != AccessPolicy.MetricsAccess.ALLOWED) {
+            throw gate.refusal(who, null, Action.READ);
+        }
+        ex.send(200, "text/plain; version=0.0.4; charset=utf-8", Exchange.utf8(metrics.scrape()));
+    }
+}
