@@ -121,13 +121,34 @@ final class Exchange {
         }
     }
 
-    private static void drain(InputStream in, long atMost) throws IOException {
+    /**
+     * Reads what the client is still sending of a body the answer does not need (a refused push, say), so that
+     * the connection can carry the next request. Returns false when too much is left, and the connection must
+     * close instead: a client may reuse a connection whose answer came early, and find it gone.
+     */
+    private boolean drainUnreadBody() {
+        if (request.getLength() == 0 || isHead() || HttpMethod.GET.is(request.getMethod())) {
+            return true;
+        }
+        try (InputStream in = Request.asInputStream(request)) {
+            return drain(in, 1024 * 1024);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** Reads and discards up to {@code atMost} bytes; true if the stream ended within them. */
+    private static boolean drain(InputStream in, long atMost) throws IOException {
         byte[] sink = new byte[64 * 1024];
         long read = 0;
         int n;
-        while (read < atMost && (n = in.read(sink)) >= 0) {
+        while ((n = in.read(sink)) >= 0) {
             read += n;
+            if (read > atMost) {
+                return false;
+            }
         }
+        return true;
     }
 
     private static RegistryException tooLarge(ErrorCode code, int limit) {
@@ -212,7 +233,11 @@ final class Exchange {
             callback.failed(e);
             return;
         }
+        boolean reusable = drainUnreadBody();
         response.reset();
+        if (!reusable) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
         Router.addApiVersion(this);
         e.headers().forEach(response.getHeaders()::put);
         sendJson(e.status(), errorBody(e.code().name(), e.getMessage()));
@@ -224,7 +249,11 @@ final class Exchange {
             callback.failed(cause);
             return;
         }
+        boolean reusable = drainUnreadBody();
         response.reset();
+        if (!reusable) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
         Router.addApiVersion(this);
         sendJson(500, errorBody("UNKNOWN", "internal server error; the registry log has the details"));
     }
