@@ -52,6 +52,7 @@ final class Exchange {
 
     void identity(Identity who) {
         this.identity = who;
+        request.setAttribute(AccessLog.IDENTITY_ATTRIBUTE, who);
     }
 
     String path() {

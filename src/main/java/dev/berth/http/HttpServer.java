@@ -7,7 +7,6 @@ import java.net.URI;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import org.eclipse.jetty.server.ConnectionFactory;
-import org.eclipse.jetty.server.CustomRequestLog;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -15,7 +14,6 @@ import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.server.Slf4jRequestLogWriter;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.VirtualThreads;
@@ -27,8 +25,6 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * take), optional TLS, one access-log line per request, and a graceful stop that lets requests in flight end.
  */
 public final class HttpServer {
-    /** Client address, request line, status, bytes sent, milliseconds, user agent. */
-    private static final String ACCESS_LOG_FORMAT = "%{client}a \"%r\" %s %O %{ms}Tms \"%{User-Agent}i\"";
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
 
     private final Server server;
@@ -74,9 +70,7 @@ public final class HttpServer {
         server.addBean(new NetworkConnectionLimit(config.maxConnections(), connector));
         server.setErrorHandler(new JsonErrorHandler());
         server.setStopTimeout(STOP_TIMEOUT.toMillis());
-        Slf4jRequestLogWriter writer = new Slf4jRequestLogWriter();
-        writer.setLoggerName("berth.access");
-        server.setRequestLog(new CustomRequestLog(writer, ACCESS_LOG_FORMAT));
+        server.setRequestLog(new AccessLog());
     }
 
     public void start(Handler handler) throws Exception {

@@ -1,0 +1,34 @@
+package dev.berth.http;
+
+import dev.berth.access.Identity;
+import java.util.regex.Pattern;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.RequestLog;
+import org.eclipse.jetty.server.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One line per request on logger {@code berth.access}: client, user, request line, status, bytes sent, time and
+ * user agent. Query parameters that carry secrets (an OpenID authorization code and state) are masked.
+ */
+final class AccessLog implements RequestLog {
+    private static final Logger LOG = LoggerFactory.getLogger("berth.access");
+    private static final Pattern SECRETS = Pattern.compile("(?i)((?:^|&)(?:code|state|session_state|token|access_token|id_token)=)[^&]*");
+    static final String IDENTITY_ATTRIBUTE = "berth.identity";
+
+    @Override
+    public void log(Request request, Response response) {
+        if (!LOG.isInfoEnabled()) {
+            return;
+        }
+        String query = request.getHttpURI().getQuery();
+        String target = request.getHttpURI().getPath() + (query == null ? "" : "?" + SECRETS.matcher(query).replaceAll("$1***"));
+        String user = request.getAttribute(IDENTITY_ATTRIBUTE) instanceof Identity who ? who.display() : "-";
+        long millis = (System.nanoTime() - request.getBeginNanoTime()) / 1_000_000;
+        String agent = request.getHeaders().get("User-Agent");
+        LOG.info("{} {} \"{} {} {}\" {} {} {}ms \"{}\"", Request.getRemoteAddr(request), user, request.getMethod(), target,
+                request.getConnectionMetaData().getProtocol(), response.getStatus(), Response.getContentBytesWritten(response),
+                millis, agent == null ? "-" : agent);
+    }
+}
