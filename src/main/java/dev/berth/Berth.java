@@ -9,6 +9,9 @@ import dev.berth.meta.JdbcMetadataStore;
 import dev.berth.ops.Audit;
 import dev.berth.ops.Health;
 import dev.berth.ops.Metrics;
+import dev.berth.proxy.Mirrors;
+import dev.berth.proxy.ProxyMetrics;
+import dev.berth.proxy.PullThrough;
 import dev.berth.registry.Registry;
 import dev.berth.store.FileBlobStore;
 import java.net.URI;
@@ -31,14 +34,16 @@ public final class Berth implements AutoCloseable {
     private final Health health;
     private final HttpServer server;
     private final ScheduledExecutorService maintenance;
+    private final PullThrough pullThrough;
 
     private Berth(FileBlobStore blobs, JdbcMetadataStore meta, Health health, HttpServer server,
-                  ScheduledExecutorService maintenance) {
+                  ScheduledExecutorService maintenance, PullThrough pullThrough) {
         this.blobs = blobs;
         this.meta = meta;
         this.health = health;
         this.server = server;
         this.maintenance = maintenance;
+        this.pullThrough = pullThrough;
     }
 
     /** Opens the data directory and starts serving; everything opened is closed again if a step fails. */
@@ -49,6 +54,7 @@ public final class Berth implements AutoCloseable {
         FileBlobStore blobs = new FileBlobStore(root);
         JdbcMetadataStore meta = null;
         ScheduledExecutorService maintenance = null;
+        PullThrough pullThrough = null;
         try {
             Clock clock = Clock.systemUTC();
             meta = JdbcMetadataStore.sqlite(root.resolve("berth.db"), clock);
@@ -57,18 +63,23 @@ public final class Berth implements AutoCloseable {
             Health health = new Health(() -> Files.isDirectory(root) && Files.isWritable(root));
             Metrics metrics = config.metrics().enabled() ? new Metrics(clock, () -> access.apiKeys().all().stream()
                     .map(k -> new Metrics.KeyLifetime(k.owner(), k.label(), k.id(), k.expiresAt())).toList()) : null;
-            server.start(new Router(registry, access, health, config.http().externalUrl(), config.http().tls() != null,
-                    Audit.to(config.log().audit()), metrics, config.metrics().path()));
+            pullThrough = new PullThrough(Mirrors.of(config.sync()), registry, blobs, meta, clock,
+                    new ProxyMetrics(metrics == null ? null : metrics.registry()));
+            server.start(new Router(registry, pullThrough, access, health, config.http().externalUrl(),
+                    config.http().tls() != null, Audit.to(config.log().audit()), metrics, config.metrics().path()));
             maintenance = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().daemon().name("berth-maintenance").factory());
             JdbcMetadataStore store = meta;
             maintenance.scheduleWithFixedDelay(() -> forgetExpiredSessions(store, clock), 1, 10, TimeUnit.MINUTES);
             health.markStarted();
             LOG.info("Berth {} serving {} with data in {}; {}", version(), server.uri(), root, describe(config));
-            return new Berth(blobs, meta, health, server, maintenance);
+            return new Berth(blobs, meta, health, server, maintenance, pullThrough);
         } catch (Exception | Error e) {
             if (maintenance != null) {
                 maintenance.shutdownNow();
+            }
+            if (pullThrough != null) {
+                pullThrough.close();
             }
             if (meta != null) {
                 meta.close();
@@ -136,6 +147,7 @@ public final class Berth implements AutoCloseable {
             LOG.warn("stopping the HTTP server failed", e);
         } finally {
             try {
+                pullThrough.close();
                 meta.close();
             } finally {
                 blobs.close();

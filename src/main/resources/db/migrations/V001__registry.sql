@@ -53,9 +53,11 @@ CREATE TABLE tags (
 );
 CREATE INDEX tags_by_digest ON tags (repository, digest);
 
+-- An upload session belongs to whoever opened it (owner null: opened anonymously, open to all).
 CREATE TABLE uploads (
     id VARCHAR(64) NOT NULL PRIMARY KEY,
     repository VARCHAR(255) NOT NULL,
     algorithm VARCHAR(16) NOT NULL,
+    owner VARCHAR(255),
     started_at BIGINT NOT NULL
 );

@@ -25,6 +25,7 @@ class SeedConfigTest {
         try {
             Files.writeString(dir.resolve("oidc-credentials.json"), "{\"clientid\":\"zot\",\"clientsecret\":\"s\"}");
             Files.writeString(dir.resolve("sessionKeys.json"), "{\"hashKey\":\"x\",\"encryptKey\":\"y\"}");
+            Files.writeString(dir.resolve("sync-creds.json"), "{\"registry-1.docker.io\":{\"username\":\"u\",\"password\":\"p\"}}");
             String template;
             try (InputStream in = getClass().getResourceAsStream("/seed-config.json")) {
                 template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -33,13 +34,15 @@ class SeedConfigTest {
             Files.writeString(config, template.replace("${ROOT}", dir.resolve("data").toString())
                     .replace("${DIR}", dir.toString()).replace("${ISSUER}", idp.issuerUrl("authentik").toString()));
             ConfigLoader.Loaded loaded = ConfigLoader.load(config);
-            assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).startsWith("extensions.sync:"))
-                    .anySatisfy(w -> assertThat(w).startsWith("extensions.search:"))
+            assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).startsWith("extensions.search:"))
                     .anySatisfy(w -> assertThat(w).startsWith("extensions.ui:"))
                     .anySatisfy(w -> assertThat(w).startsWith("http.auth.sessionKeysFile:"))
                     .noneSatisfy(w -> assertThat(w).startsWith("http.accessControl"))
+                    .noneSatisfy(w -> assertThat(w).startsWith("extensions.sync"))
                     .noneSatisfy(w -> assertThat(w).contains("unknown key"));
             BerthConfig settings = loaded.config();
+            assertThat(settings.sync().registries()).hasSize(3);
+            assertThat(settings.sync().registries().get(0).username()).as("credentials by URL host").isEqualTo("u");
             try (Berth berth = Berth.start(settings)) {
                 RegistryClient client = new RegistryClient(berth.uri());
                 assertThat(client.get("/v2/").status()).isEqualTo(200);

@@ -34,8 +34,12 @@ public final class ApiKeys {
     public record Created(AccessStore.ApiKey key, String secret) {
     }
 
-    public Created create(String owner, String label, List<String> scopes, Instant expiresAt, String userAgent) {
+    public Created create(String owner, Identity.Account account, String label, List<String> scopes, Instant expiresAt,
+                          String userAgent) {
         Instant now = clock.instant();
+        if (account == null) {
+            throw invalid("API keys belong to signed-in accounts");
+        }
         if (expiresAt != null && !expiresAt.isAfter(now)) {
             throw invalid("expirationDate must be in the future");
         }
@@ -57,7 +61,7 @@ public final class ApiKeys {
         }
         String secret = Tokens.randomHex(16);
         AccessStore.ApiKey key = new AccessStore.ApiKey(UUID.randomUUID().toString(), Tokens.hash(secret), owner,
-                label == null ? "" : label, scopes, now, expiresAt, null, truncate(userAgent));
+                account.name(), label == null ? "" : label, scopes, now, expiresAt, null, truncate(userAgent));
         store.addApiKey(key);
         return new Created(key, PREFIX + secret);
     }

@@ -11,7 +11,6 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Base64;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -39,8 +38,6 @@ import org.slf4j.LoggerFactory;
 public final class Authenticator {
     private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
     private static final Duration VERDICT_TTL = Duration.ofMinutes(5);
-    /** The source recorded for users whose groups come from an OpenID provider. */
-    private static final String FROM_PROVIDER = "OIDC";
 
     private final AuthConfig config;
     private final AccessPolicy policy;
@@ -52,8 +49,9 @@ public final class Authenticator {
     private final Clock clock;
     private final Cache<String, Identity> verdicts = Caffeine.newBuilder()
             .expireAfterWrite(VERDICT_TTL).maximumSize(10_000).build();
-    private final Cache<String, Set<String>> recorded = Caffeine.newBuilder()
-            .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(10_000).build();
+    /** What the directory said of an API key's owner (present, with groups; or gone), for a short while. */
+    private final Cache<String, Optional<Set<String>>> directory = Caffeine.newBuilder()
+            .expireAfterWrite(Duration.ofMinutes(1)).maximumSize(10_000).build();
     private final SecretKeySpec verdictKey = new SecretKeySpec(Tokens.random(32).getBytes(StandardCharsets.US_ASCII), "HmacSHA256");
 
     public Authenticator(AuthConfig config, AccessPolicy policy, ApiKeys apiKeys, Sessions sessions, AccessStore store,
@@ -86,13 +84,14 @@ public final class Authenticator {
             Optional<AccessStore.Session> session = sessions.find(credentials.sessionToken());
             if (session.isPresent()) {
                 AccessStore.Session s = session.get();
-                return Identity.of(s.username(), s.groups(), Identity.Source.SESSION);
+                return new Identity(s.username(), s.groups(), Identity.Source.SESSION, Identity.Account.valueOf(s.account()),
+                        List.of());
             }
         }
         if (config.mtls() != null && credentials.clientCertificates() != null && credentials.clientCertificates().length > 0) {
             String name = certificateIdentity(credentials.clientCertificates()[0]);
             if (name != null) {
-                return Identity.of(name, policy.configuredGroups(name), Identity.Source.MTLS);
+                return Identity.of(name, policy.configuredGroups(name), Identity.Account.MTLS);
             }
         }
         return Identity.ANONYMOUS;
@@ -122,9 +121,12 @@ public final class Authenticator {
             return null;
         }
         if (config.apiKeys() && password.startsWith(ApiKeys.PREFIX)) {
-            return apiKeys.verify(user, password)
-                    .map(key -> new Identity(user, ownerGroups(user), Identity.Source.API_KEY, key.scopes()))
+            AccessStore.ApiKey key = apiKeys.verify(user, password)
                     .orElseThrow(() -> unauthorized("invalid or expired API key"));
+            Identity.Account account = Identity.Account.valueOf(key.ownerAccount());
+            Set<String> groups = ownerGroups(user, account)
+                    .orElseThrow(() -> unauthorized("the owner of this API key no longer exists"));
+            return new Identity(user, groups, Identity.Source.API_KEY, account, key.scopes());
         }
         String cacheKey = verdictKey(user, password);
         Identity cached = verdicts.getIfPresent(cacheKey);
@@ -133,14 +135,14 @@ public final class Authenticator {
         }
         Identity identity = null;
         if (htpasswd != null && htpasswd.verify(user, password)) {
-            identity = Identity.of(user, policy.configuredGroups(user), Identity.Source.HTPASSWD);
+            identity = Identity.of(user, policy.configuredGroups(user), Identity.Account.HTPASSWD);
         } else if (ldap != null) {
             try {
                 Optional<Set<String>> groups = ldap.authenticate(user, password);
                 if (groups.isPresent()) {
                     Set<String> all = new LinkedHashSet<>(groups.get());
                     all.addAll(policy.configuredGroups(user));
-                    identity = Identity.of(user, all, Identity.Source.LDAP);
+                    identity = Identity.of(user, all, Identity.Account.LDAP);
                 }
             } catch (Exception e) {
                 LOG.warn("LDAP sign-in of {} failed: {}", user, e.getMessage());
@@ -151,38 +153,45 @@ public final class Authenticator {
             throw unauthorized("invalid username or password");
         }
         verdicts.put(cacheKey, identity);
-        remember(identity);
         return identity;
     }
 
-    /**
-     * Records the groups of a user who signed in with a password, so that their API keys act with the same
-     * groups; written only when they change.
-     */
-    private void remember(Identity identity) {
-        if (config.apiKeys() && !identity.groups().equals(recorded.getIfPresent(identity.name()))) {
-            store.saveUser(new AccessStore.User(identity.name(), identity.source().name(), identity.groups(), clock.instant()));
-            recorded.put(identity.name(), identity.groups());
-        }
-    }
-
-    /** Records a sign-in through an identity provider: the groups it gave hold until the next sign-in. */
+    /** Records a sign-in through an OpenID provider: the groups it gave hold until the next sign-in. */
     public void rememberProviderSignIn(String user, Set<String> groups) {
-        store.saveUser(new AccessStore.User(user, FROM_PROVIDER, groups, clock.instant()));
-        recorded.put(user, groups);
+        store.saveUser(new AccessStore.User(user, Identity.Account.OIDC.name(), groups, clock.instant()));
     }
 
-    /** The groups an API key acts with: its owner's, as last seen at a sign-in, plus configured ones. */
-    Set<String> ownerGroups(String owner) {
-        Set<String> groups = new HashSet<>(policy.configuredGroups(owner));
-        store.user(owner).ifPresent(u -> {
-            if (FROM_PROVIDER.equals(u.source())) {
-                // OpenID users get their groups from the provider alone, as in zot.
-                groups.clear();
+    /**
+     * The groups an API key acts with, as its owner's account stands now, or empty when the owner is gone: a user
+     * removed from the htpasswd file or the directory loses their keys with their password, and a user taken out
+     * of a configured group loses its rights at once. OpenID accounts keep the groups of their last sign-in (the
+     * provider cannot be asked without the user), as in zot.
+     */
+    Optional<Set<String>> ownerGroups(String owner, Identity.Account account) {
+        Set<String> configured = policy.configuredGroups(owner);
+        return switch (account) {
+            case HTPASSWD -> htpasswd != null && htpasswd.has(owner) ? Optional.of(configured) : Optional.empty();
+            case MTLS -> config.mtls() != null ? Optional.of(configured) : Optional.empty();
+            case OIDC -> store.user(owner, Identity.Account.OIDC.name()).map(AccessStore.User::groups);
+            case LDAP -> {
+                if (ldap == null) {
+                    yield Optional.empty();
+                }
+                Optional<Set<String>> found = directory.get(owner, name -> {
+                    try {
+                        return ldap.lookup(name);
+                    } catch (Exception e) {
+                        LOG.warn("LDAP lookup of API key owner {} failed: {}", name, e.getMessage());
+                        throw RegistryException.of(ErrorCode.UNAUTHORIZED, 401, "the directory cannot be reached; try again later");
+                    }
+                });
+                yield found.map(groups -> {
+                    Set<String> all = new LinkedHashSet<>(groups);
+                    all.addAll(configured);
+                    return all;
+                });
             }
-            groups.addAll(u.groups());
-        });
-        return groups;
+        };
     }
 
     private String certificateIdentity(X509Certificate certificate) {

@@ -1,6 +1,7 @@
 package dev.berth.access;
 
 import at.favre.lib.crypto.bcrypt.BCrypt;
+import at.favre.lib.crypto.bcrypt.LongPasswordStrategies;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,15 +20,14 @@ import org.slf4j.LoggerFactory;
  */
 final class Htpasswd {
     private static final Logger LOG = LoggerFactory.getLogger(Htpasswd.class);
-    /**
-     * A real bcrypt hash of a random password, at htpasswd's default cost, compared against when the user is
-     * unknown.
-     */
-    private static final String DECOY = BCrypt.with(BCrypt.Version.VERSION_2Y)
-            .hashToString(5, Tokens.random(16).toCharArray());
+    /** htpasswd uses the first 72 bytes of a password, as bcrypt defines; longer ones are cut the same way. */
+    private static final BCrypt.Verifyer VERIFYER = BCrypt.verifyer(BCrypt.Version.VERSION_2Y,
+            LongPasswordStrategies.truncate(BCrypt.Version.VERSION_2Y));
 
     private final Path file;
     private volatile Map<String, String> hashes = Map.of();
+    /** A real hash of a random password at the file's usual cost, compared against for unknown users. */
+    private volatile String decoy;
     private volatile long checkedAt;
     private volatile Object stamp;
     private volatile long generation;
@@ -46,7 +46,8 @@ final class Htpasswd {
     boolean verify(String user, String password) {
         reloadIfChanged();
         String hash = hashes.get(user);
-        BCrypt.Result result = BCrypt.verifyer().verify(password.toCharArray(), hash == null ? DECOY : hash);
+        BCrypt.Result result = VERIFYER.verify(password.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                (hash == null ? decoy : hash).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         return hash != null && result.verified;
     }
 
@@ -61,6 +62,26 @@ final class Htpasswd {
         } catch (IOException e) {
             LOG.warn("cannot re-read {}: {}; keeping the users read before", file, e.getMessage());
         }
+    }
+
+    /** A decoy at the most common cost among the users' hashes, so that timing tells nothing. */
+    private static String decoy(java.util.Collection<String> hashes) {
+        Map<Integer, Integer> costs = new HashMap<>();
+        for (String h : hashes) {
+            try {
+                costs.merge(Integer.parseInt(h.substring(4, 6)), 1, Integer::sum);
+            } catch (RuntimeException ignored) {
+                // not a cost we can read; it does not count
+            }
+        }
+        int cost = costs.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(5);
+        return BCrypt.with(BCrypt.Version.VERSION_2Y).hashToString(Math.max(4, Math.min(cost, 31)), Tokens.random(16).toCharArray());
+    }
+
+    /** Whether the file (as last read) has this user. */
+    boolean has(String user) {
+        reloadIfChanged();
+        return hashes.containsKey(user);
     }
 
     private synchronized void reload(boolean first) throws IOException {
@@ -90,6 +111,7 @@ final class Htpasswd {
                     file, unsupported);
         }
         hashes = Map.copyOf(read);
+        decoy = decoy(read.values());
         stamp = current;
         generation++;
         if (!first) {

@@ -47,23 +47,11 @@ final class LdapDirectory {
             if (config.bindDn() != null) {
                 connection.bind(config.bindDn(), config.bindPassword());
             }
-            Filter byName = Filter.createEqualityFilter(config.userAttribute(), user);
-            Filter filter = byName;
-            if (config.userFilter() != null && !config.userFilter().isBlank()) {
-                String extra = config.userFilter().strip();
-                filter = Filter.createANDFilter(byName, Filter.create(extra.startsWith("(") ? extra : "(" + extra + ")"));
-            }
-            String[] attributes = config.userGroupAttribute() == null ? new String[] {"1.1"}
-                    : new String[] {config.userGroupAttribute()};
-            SearchResult found = connection.search(config.baseDn(),
-                    config.subtreeSearch() ? SearchScope.SUB : SearchScope.ONE, filter, attributes);
-            if (found.getEntryCount() != 1) {
-                if (found.getEntryCount() > 1) {
-                    LOG.warn("LDAP: {} entries match user {}; refusing an ambiguous sign-in", found.getEntryCount(), user);
-                }
+            Optional<SearchResultEntry> found = find(connection, user);
+            if (found.isEmpty()) {
                 return Optional.empty();
             }
-            SearchResultEntry entry = found.getSearchEntries().get(0);
+            SearchResultEntry entry = found.get();
             try {
                 connection.bind(entry.getDN(), password);
             } catch (LDAPException e) {
@@ -72,15 +60,53 @@ final class LdapDirectory {
                 }
                 throw e;
             }
-            Set<String> groups = new LinkedHashSet<>();
-            if (config.userGroupAttribute() != null) {
-                String[] values = entry.getAttributeValues(config.userGroupAttribute());
-                if (values != null) {
-                    groups.addAll(java.util.List.of(values));
-                }
-            }
-            return Optional.of(groups);
+            return Optional.of(groups(entry));
         }
+    }
+
+    /**
+     * The user's groups if the directory still has them (searched as the service account); empty if not. API keys
+     * ask this, as they carry no password to bind with.
+     */
+    Optional<Set<String>> lookup(String user) throws LDAPException {
+        try (LDAPConnection connection = connect()) {
+            if (config.bindDn() != null) {
+                connection.bind(config.bindDn(), config.bindPassword());
+            }
+            Optional<SearchResultEntry> entry = find(connection, user);
+            return entry.map(this::groups);
+        }
+    }
+
+    private Optional<SearchResultEntry> find(LDAPConnection connection, String user) throws LDAPException {
+        Filter byName = Filter.createEqualityFilter(config.userAttribute(), user);
+        Filter filter = byName;
+        if (config.userFilter() != null && !config.userFilter().isBlank()) {
+            String extra = config.userFilter().strip();
+            filter = Filter.createANDFilter(byName, Filter.create(extra.startsWith("(") ? extra : "(" + extra + ")"));
+        }
+        String[] attributes = config.userGroupAttribute() == null ? new String[] {"1.1"}
+                : new String[] {config.userGroupAttribute()};
+        SearchResult found = connection.search(config.baseDn(),
+                config.subtreeSearch() ? SearchScope.SUB : SearchScope.ONE, filter, attributes);
+        if (found.getEntryCount() != 1) {
+            if (found.getEntryCount() > 1) {
+                LOG.warn("LDAP: {} entries match user {}; refusing an ambiguous sign-in", found.getEntryCount(), user);
+            }
+            return Optional.empty();
+        }
+        return Optional.of(found.getSearchEntries().get(0));
+    }
+
+    private Set<String> groups(SearchResultEntry entry) {
+        Set<String> groups = new LinkedHashSet<>();
+        if (config.userGroupAttribute() != null) {
+            String[] values = entry.getAttributeValues(config.userGroupAttribute());
+            if (values != null) {
+                groups.addAll(java.util.List.of(values));
+            }
+        }
+        return groups;
     }
 
     private LDAPConnection connect() throws LDAPException {

@@ -26,10 +26,10 @@ public final class Sessions {
     public record Opened(String token, AccessStore.Session session) {
     }
 
-    public Opened open(String user, Identity.Source source, String provider, Set<String> groups) {
+    public Opened open(String user, Identity.Account account, String provider, Set<String> groups) {
         String token = Tokens.random(32);
         Instant now = clock.instant();
-        AccessStore.Session session = new AccessStore.Session(Tokens.hash(token), user, source.name(), provider,
+        AccessStore.Session session = new AccessStore.Session(Tokens.hash(token), user, account.name(), provider,
                 groups, Tokens.random(32), now, now.plus(ttl));
         store.addSession(session);
         return new Opened(token, session);

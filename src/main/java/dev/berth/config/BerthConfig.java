@@ -5,10 +5,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /** Berth's configuration, validated; read from a zot-format {@code config.json} or the built-in defaults. */
-public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics) {
+public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, SyncConfig sync) {
 
     public BerthConfig(Storage storage, Http http, Log log) {
-        this(storage, http, log, Metrics.DEFAULT);
+        this(storage, http, log, Metrics.DEFAULT, null);
     }
 
     /** {@code extensions.metrics}: Prometheus metrics, on by default at {@code /metrics}. */
@@ -66,15 +66,19 @@ public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics) 
     }
 
     public BerthConfig withHttp(Http newHttp) {
-        return new BerthConfig(storage, newHttp, log, metrics);
+        return new BerthConfig(storage, newHttp, log, metrics, sync);
     }
 
     public BerthConfig withLog(Log newLog) {
-        return new BerthConfig(storage, http, newLog, metrics);
+        return new BerthConfig(storage, http, newLog, metrics, sync);
     }
 
     public BerthConfig withStorage(Storage newStorage) {
-        return new BerthConfig(newStorage, http, log, metrics);
+        return new BerthConfig(newStorage, http, log, metrics, sync);
+    }
+
+    public BerthConfig withSync(SyncConfig newSync) {
+        return new BerthConfig(storage, http, log, metrics, newSync);
     }
 
     public static BerthConfig defaults() {

@@ -84,10 +84,12 @@ public final class ConfigLoader {
         BerthConfig.Log log = readLog(root.section("log"));
         ConfigSection extensions = root.section("extensions");
         BerthConfig.Metrics metrics = BerthConfig.Metrics.DEFAULT;
+        SyncConfig sync = null;
         if (extensions != null) {
             metrics = readMetrics(extensions.section("metrics"));
+            sync = SyncConfigReader.read(extensions.section("sync"));
             for (String key : extensions.keys()) {
-                if (!key.equalsIgnoreCase("metrics")) {
+                if (!key.equalsIgnoreCase("metrics") && !key.equalsIgnoreCase("sync")) {
                     extensions.notYet(key, "this extension is not supported yet; ignored", false);
                 }
             }
@@ -95,7 +97,7 @@ public final class ConfigLoader {
         root.notYet("scheduler", "ignored", false);
         root.notYet("cluster", "Berth nodes do not form a zot cluster; this section is ignored", false);
         root.finish();
-        return new BerthConfig(storage, http, log, metrics);
+        return new BerthConfig(storage, http, log, metrics, sync);
     }
 
     private BerthConfig.Metrics readMetrics(ConfigSection s) {
@@ -180,6 +182,10 @@ public final class ConfigLoader {
         s.notYet("ratelimit", "rate limiting is not supported yet", false);
         AuthConfig auth = AccessConfigReader.readAuth(s.section("auth"));
         AccessControlConfig accessControl = AccessConfigReader.readAccessControl(s.section("accessControl"), auth);
+        if (auth != null && !auth.openid().isEmpty() && externalUrl == null) {
+            s.error("externalUrl", "required with openid: it makes the redirect URI registered at the provider, and"
+                    + " redirects must not be built from the Host header a client sends");
+        }
         if (auth != null && auth.mtls() != null && (tls == null || tls.caCert() == null)) {
             s.error("auth.mtls", "client certificates need http.tls with a cacert to check them against");
         }

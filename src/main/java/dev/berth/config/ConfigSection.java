@@ -171,6 +171,19 @@ final class ConfigSection {
         findings.warnings.add(where(key) + ": " + message);
     }
 
+    /** A whole number that must not be negative (zero allowed); 0 when absent. */
+    int positiveOrZeroInt(String key) {
+        Map.Entry<String, JsonNode> e = find(key);
+        if (e == null || e.getValue().isNull()) {
+            return 0;
+        }
+        if (!e.getValue().isInt() || e.getValue().intValue() < 0) {
+            error(e.getKey(), "must be a whole number, 0 or more");
+            return 0;
+        }
+        return e.getValue().intValue();
+    }
+
     int positiveInt(String key, int fallback) {
         Map.Entry<String, JsonNode> e = find(key);
         if (e == null || e.getValue().isNull()) {

@@ -27,8 +27,24 @@ final class AccessLog implements RequestLog {
         String user = request.getAttribute(IDENTITY_ATTRIBUTE) instanceof Identity who ? who.display() : "-";
         long millis = (System.nanoTime() - request.getBeginNanoTime()) / 1_000_000;
         String agent = request.getHeaders().get("User-Agent");
-        LOG.info("{} {} \"{} {} {}\" {} {} {}ms \"{}\"", Request.getRemoteAddr(request), user, request.getMethod(), target,
-                request.getConnectionMetaData().getProtocol(), response.getStatus(), Response.getContentBytesWritten(response),
-                millis, agent == null ? "-" : agent);
+        LOG.info("{} {} \"{} {} {}\" {} {} {}ms \"{}\"", Request.getRemoteAddr(request), escape(user), request.getMethod(),
+                escape(target), request.getConnectionMetaData().getProtocol(), response.getStatus(),
+                Response.getContentBytesWritten(response), millis, agent == null ? "-" : escape(agent));
+    }
+
+    /** Quotes and control characters from a client must not forge fields or lines of the log. */
+    private static String escape(String s) {
+        StringBuilder out = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\') {
+                out.append('\\').append(c);
+            } else if (c < 0x20 || c == 0x7f) {
+                out.append(String.format("\\x%02x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
     }
 }

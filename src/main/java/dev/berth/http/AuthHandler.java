@@ -16,7 +16,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,6 +36,11 @@ final class AuthHandler {
     private static final int MAX_KEY_REQUEST = 8 * 1024;
     /** Go's zero time, which zot prints for "never". */
     private static final String NEVER = "0001-01-01T00:00:00Z";
+
+    /** Two values for one key (two "scopes") must not leave the choice to the parser. */
+    private static final com.fasterxml.jackson.databind.ObjectMapper STRICT_JSON = com.fasterxml.jackson.databind.json.JsonMapper
+            .builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
 
     private final Gate gate;
     private final Access access;
@@ -106,7 +110,7 @@ final class AuthHandler {
             throw e;
         }
         access.authenticator().rememberProviderSignIn(signedIn.username(), signedIn.groups());
-        Sessions.Opened session = access.sessions().open(signedIn.username(), Identity.Source.SESSION, provider,
+        Sessions.Opened session = access.sessions().open(signedIn.username(), Identity.Account.OIDC, provider,
                 signedIn.groups());
         Response.addCookie(ex.response(), sessionCookie(session.token(), access.sessions().ttl()));
         Response.addCookie(ex.response(), HttpCookie.build(STATE_COOKIE, "").path(CALLBACK).httpOnly(true)
@@ -196,7 +200,7 @@ final class AuthHandler {
         byte[] body = ex.bodyBytes(MAX_KEY_REQUEST, ErrorCode.UNSUPPORTED);
         JsonNode request;
         try {
-            request = Exchange.JSON.readTree(body);
+            request = STRICT_JSON.readTree(body);
         } catch (IOException e) {
             throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "the body must be JSON: {label, scopes, expirationDate}");
         }
@@ -221,12 +225,16 @@ final class AuthHandler {
         if (date != null && !date.isNull() && !(date.isTextual() && date.textValue().isEmpty())) {
             try {
                 expires = OffsetDateTime.parse(date.asText()).toInstant();
-            } catch (DateTimeParseException e) {
+                if (expires.isAfter(LATEST)) {
+                    throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "expirationDate is too far in the future");
+                }
+            } catch (java.time.DateTimeException | ArithmeticException e) {
                 throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "expirationDate must be an RFC 3339 time, e.g."
                         + " 2027-03-01T00:00:00Z");
             }
         }
-        ApiKeys.Created created = access.apiKeys().create(owner, label, scopes, expires, ex.header("User-Agent"));
+        ApiKeys.Created created = access.apiKeys().create(owner, ex.identity().account(), label, scopes, expires,
+                ex.header("User-Agent"));
         Map<String, Object> answer = describe(created.key());
         answer.put("apiKey", created.secret());
         ex.sendJson(201, answer);
@@ -318,23 +326,31 @@ final class AuthHandler {
         if (requested == null || requested.isBlank()) {
             return null;
         }
-        if (requested.startsWith("/") && !requested.startsWith("//") && !requested.contains("\\")) {
+        URI uri;
+        try {
+            // Parsing refuses what browsers would quietly rewrite (tabs, newlines, spaces, backslashes...).
+            uri = new URI(requested);
+        } catch (java.net.URISyntaxException e) {
+            return "/";
+        }
+        String path = uri.getRawPath();
+        if (uri.getScheme() == null && uri.getRawAuthority() == null && path != null && path.startsWith("/")
+                && !path.startsWith("//") && !path.startsWith("/\\")) {
             return requested;
         }
-        try {
-            URI uri = new URI(requested);
-            String origin = uri.getScheme() + "://" + uri.getRawAuthority();
-            List<String> allowed = new ArrayList<>(access.config().callbackAllowOrigins());
-            if (externalUrl != null) {
-                allowed.add(externalUrl.getScheme() + "://" + externalUrl.getRawAuthority());
+        if (uri.getScheme() == null || uri.getRawAuthority() == null
+                || !(uri.getScheme().equals("https") || uri.getScheme().equals("http"))) {
+            return "/";
+        }
+        String origin = uri.getScheme() + "://" + uri.getRawAuthority();
+        List<String> allowed = new ArrayList<>(access.config().callbackAllowOrigins());
+        if (externalUrl != null) {
+            allowed.add(externalUrl.getScheme() + "://" + externalUrl.getRawAuthority());
+        }
+        for (String a : allowed) {
+            if (a.replaceAll("/+$", "").equalsIgnoreCase(origin)) {
+                return requested;
             }
-            for (String a : allowed) {
-                if (a.replaceAll("/+$", "").equalsIgnoreCase(origin)) {
-                    return requested;
-                }
-            }
-        } catch (java.net.URISyntaxException | NullPointerException e) {
-            // not a URL we can vouch for
         }
         return "/";
     }

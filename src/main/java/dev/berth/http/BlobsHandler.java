@@ -3,6 +3,7 @@ package dev.berth.http;
 import dev.berth.oci.Digest;
 import dev.berth.oci.ErrorCode;
 import dev.berth.oci.RegistryException;
+import dev.berth.proxy.PullThrough;
 import dev.berth.registry.Blobs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,9 +16,11 @@ final class BlobsHandler {
     private static final int CHUNK = 256 * 1024;
 
     private final Blobs blobs;
+    private final PullThrough reads;
 
-    BlobsHandler(Blobs blobs) {
+    BlobsHandler(Blobs blobs, PullThrough reads) {
         this.blobs = blobs;
+        this.reads = reads;
     }
 
     void handle(Exchange ex, String repository, String rawDigest) throws IOException {
@@ -27,7 +30,7 @@ final class BlobsHandler {
             ex.send(202);
             return;
         }
-        long size = blobs.size(repository, digest);
+        long size = reads.blobSize(repository, digest);
         ex.header("Docker-Content-Digest", digest.toString())
                 .header("ETag", "\"" + digest + "\"")
                 .header("Accept-Ranges", "bytes")
@@ -57,7 +60,7 @@ final class BlobsHandler {
         }
         ByteBufferPool pool = ex.request().getComponents().getByteBufferPool();
         RetainableByteBuffer pooled = pool.acquire((int) Math.min(CHUNK, length), true);
-        try (SeekableByteChannel channel = blobs.open(repository, digest)) {
+        try (SeekableByteChannel channel = reads.openBlob(repository, digest)) {
             channel.position(offset);
             ByteBuffer buffer = pooled.getByteBuffer();
             long remaining = length;

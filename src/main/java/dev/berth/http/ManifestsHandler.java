@@ -3,6 +3,7 @@ package dev.berth.http;
 import dev.berth.meta.ManifestRecord;
 import dev.berth.oci.ErrorCode;
 import dev.berth.oci.Reference;
+import dev.berth.proxy.PullThrough;
 import dev.berth.registry.Manifests;
 import dev.berth.registry.PushedManifest;
 import dev.berth.registry.StoredManifest;
@@ -10,11 +11,13 @@ import dev.berth.registry.StoredManifest;
 /** {@code /v2/<name>/manifests/<reference>}: GET, HEAD, PUT (with {@code ?tag=}) and DELETE. */
 final class ManifestsHandler {
     private final Manifests manifests;
+    private final PullThrough reads;
     private final MemoryBudget memory;
     private final Gate gate;
 
-    ManifestsHandler(Manifests manifests, MemoryBudget memory, Gate gate) {
+    ManifestsHandler(Manifests manifests, PullThrough reads, MemoryBudget memory, Gate gate) {
         this.manifests = manifests;
+        this.reads = reads;
         this.memory = memory;
         this.gate = gate;
     }
@@ -25,12 +28,13 @@ final class ManifestsHandler {
             case "GET" -> get(ex, repository, reference);
             case "HEAD" -> head(ex, repository, reference);
             case "PUT" -> put(ex, repository, reference);
-            default -> delete(ex, repository, reference);
+            case "DELETE" -> delete(ex, repository, reference);
+            default -> throw new IllegalStateException("the router let " + ex.method() + " through");
         }
     }
 
     private void get(Exchange ex, String repository, Reference reference) {
-        StoredManifest manifest = manifests.get(repository, reference);
+        StoredManifest manifest = reads.getManifest(repository, reference);
         String etag = "\"" + manifest.digest() + "\"";
         ex.header("Docker-Content-Digest", manifest.digest().toString()).header("ETag", etag);
         if (etag.equals(ex.header("If-None-Match"))) {
@@ -41,7 +45,7 @@ final class ManifestsHandler {
     }
 
     private void head(Exchange ex, String repository, Reference reference) {
-        ManifestRecord manifest = manifests.find(repository, reference);
+        ManifestRecord manifest = reads.findManifest(repository, reference);
         String etag = "\"" + manifest.digest() + "\"";
         ex.header("Docker-Content-Digest", manifest.digest().toString()).header("ETag", etag);
         if (etag.equals(ex.header("If-None-Match"))) {

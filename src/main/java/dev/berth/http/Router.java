@@ -9,6 +9,9 @@ import dev.berth.oci.RegistryException;
 import dev.berth.ops.Health;
 import dev.berth.ops.Audit;
 import dev.berth.ops.Metrics;
+import dev.berth.proxy.FetchFailedException;
+import dev.berth.proxy.Mirrors;
+import dev.berth.proxy.PullThrough;
 import dev.berth.registry.Registry;
 import java.net.URI;
 import java.util.Set;
@@ -47,12 +50,15 @@ public final class Router extends Handler.Abstract {
     private final MetricsHandler metrics;
     private final Audit audit;
 
+    private final Mirrors mirrors;
+
     /** {@code metrics} is null when metrics are switched off. */
-    public Router(Registry registry, Access access, Health health, URI externalUrl, boolean tls, Audit audit,
-                  Metrics metrics, String metricsPath) {
+    public Router(Registry registry, PullThrough pullThrough, Access access, Health health, URI externalUrl, boolean tls,
+                  Audit audit, Metrics metrics, String metricsPath) {
         this.gate = new Gate(access);
-        this.manifests = new ManifestsHandler(registry.manifests(), MemoryBudget.ofHeap(), gate);
-        this.blobs = new BlobsHandler(registry.blobs());
+        this.mirrors = pullThrough.mirrors();
+        this.manifests = new ManifestsHandler(registry.manifests(), pullThrough, MemoryBudget.ofHeap(), gate);
+        this.blobs = new BlobsHandler(registry.blobs(), pullThrough);
         this.uploads = new UploadsHandler(registry.uploads(), gate);
         this.listings = new ListingsHandler(registry.listings());
         this.health = new HealthHandler(health);
@@ -96,6 +102,13 @@ public final class Router extends Handler.Abstract {
             } else {
                 ex.fail(RegistryException.of(fault.code, 400, "malformed request body: " + fault.getMessage()));
             }
+            return;
+        }
+        FetchFailedException fetch = causeOfType(t, FetchFailedException.class);
+        if (fetch != null) {
+            // Already logged where the download failed; the client must not get a whole body, so it gets none.
+            LOG.warn("{} {}: {}", ex.method(), ex.path(), fetch.getMessage());
+            ex.fail(RegistryException.of(ErrorCode.UNSUPPORTED, 502, fetch.getMessage()));
             return;
         }
         HttpException http = causeOfType(t, HttpException.class);
@@ -169,40 +182,47 @@ public final class Router extends Handler.Abstract {
         // The action each request needs, as in zot; checked before anything about the repository is revealed.
         if ((m = MANIFEST.matcher(path)).matches()) {
             allow(ex, "GET", "HEAD", "PUT", "DELETE");
-            String repository = name(m);
+            String repository = name(ex, m);
             switch (method) {
-                case "PUT" -> gate.require(who, repository, Action.CREATE, Action.UPDATE);
+                case "PUT" -> {
+                    gate.require(who, repository, Action.CREATE, Action.UPDATE);
+                    refusePushToMirror(repository);
+                }
                 case "DELETE" -> gate.require(who, repository, Action.DELETE);
                 default -> gate.require(who, repository, Action.READ);
             }
             manifests.handle(ex, repository, m.group(2));
         } else if ((m = UPLOADS.matcher(path)).matches()) {
             allow(ex, "POST");
-            String repository = name(m);
+            String repository = name(ex, m);
             gate.require(who, repository, Action.CREATE);
+            refusePushToMirror(repository);
             uploads.start(ex, repository);
         } else if ((m = UPLOAD.matcher(path)).matches()) {
             allow(ex, "GET", "PATCH", "PUT", "DELETE");
-            String repository = name(m);
+            String repository = name(ex, m);
             switch (method) {
-                case "PATCH", "PUT" -> gate.require(who, repository, Action.CREATE);
+                case "PATCH", "PUT" -> {
+                    gate.require(who, repository, Action.CREATE);
+                    refusePushToMirror(repository);
+                }
                 case "DELETE" -> gate.require(who, repository, Action.DELETE);
                 default -> gate.require(who, repository, Action.READ);
             }
             uploads.session(ex, repository, m.group(2));
         } else if ((m = BLOB.matcher(path)).matches()) {
             allow(ex, "GET", "HEAD", "DELETE");
-            String repository = name(m);
+            String repository = name(ex, m);
             gate.require(who, repository, method.equals("DELETE") ? Action.DELETE : Action.READ);
             blobs.handle(ex, repository, m.group(2));
         } else if ((m = TAGS.matcher(path)).matches()) {
             allow(ex, "GET");
-            String repository = name(m);
+            String repository = name(ex, m);
             gate.require(who, repository, Action.READ);
             listings.tags(ex, repository);
         } else if ((m = REFERRERS.matcher(path)).matches()) {
             allow(ex, "GET");
-            String repository = name(m);
+            String repository = name(ex, m);
             gate.require(who, repository, Action.READ);
             listings.referrers(ex, repository, m.group(2));
         } else {
@@ -235,8 +255,29 @@ public final class Router extends Handler.Abstract {
         }
     }
 
-    private static String name(Matcher m) {
-        return Names.requireRepository(m.group(1));
+    /**
+     * The repository a request means: its name as written, or, for a mirror, the one local repository it stands
+     * for (containerd's {@code ?ns=}, names Docker sends without a prefix, Docker Hub's {@code library/}).
+     */
+    private String name(Exchange ex, Matcher m) {
+        String written = Names.requireRepository(m.group(1));
+        if (mirrors.isEmpty()) {
+            return written;
+        }
+        String ns = ex.query("ns");
+        String local = mirrors.resolve(written, ns, Request.getServerName(ex.request()));
+        if (ns != null) {
+            ex.header("OCI-Namespace", ns);
+        }
+        return local;
+    }
+
+    /** Mirrored repositories hold what their upstream has: they take no pushes. */
+    private void refusePushToMirror(String repository) {
+        mirrors.owner(repository).ifPresent(mirror -> {
+            throw RegistryException.of(ErrorCode.UNSUPPORTED, 405, repository + " mirrors " + mirror.name()
+                    + " and takes no pushes; push to a repository of your own");
+        });
     }
 
     /** A HEAD is allowed wherever GET is; anything not listed is a 405 that says what is allowed. */

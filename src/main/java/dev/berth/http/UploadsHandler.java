@@ -55,22 +55,22 @@ final class UploadsHandler {
             algorithm = DigestAlgorithm.fromLabel(requested).orElseThrow(() -> RegistryException.of(
                     ErrorCode.DIGEST_INVALID, "unsupported digest algorithm: " + requested));
         }
-        UploadStatus session = uploads.start(repository, algorithm);
+        UploadStatus session = uploads.start(repository, owner(ex), algorithm);
         sessionHeaders(ex, session);
         ex.send(202);
     }
 
     void session(Exchange ex, String repository, String id) throws IOException {
         switch (ex.method()) {
-            case "GET" -> {
-                sessionHeaders(ex, uploads.status(repository, id));
+            case "GET", "HEAD" -> {
+                sessionHeaders(ex, uploads.status(repository, owner(ex), id));
                 ex.send(204);
             }
             case "PATCH" -> {
                 ContentRange range = ContentRange.parse(ex.header("Content-Range"));
                 UploadStatus status;
                 try (InputStream body = ex.body(ErrorCode.BLOB_UPLOAD_INVALID)) {
-                    status = uploads.append(repository, id, range, ex.contentLength(), body);
+                    status = uploads.append(repository, owner(ex), id, range, ex.contentLength(), body);
                 }
                 sessionHeaders(ex, status);
                 ex.send(202);
@@ -83,15 +83,21 @@ final class UploadsHandler {
                 Digest digest = Digest.parse(raw);
                 ContentRange range = ContentRange.parse(ex.header("Content-Range"));
                 try (InputStream body = ex.body(ErrorCode.BLOB_UPLOAD_INVALID)) {
-                    uploads.complete(repository, id, digest, range, ex.contentLength(), body);
+                    uploads.complete(repository, owner(ex), id, digest, range, ex.contentLength(), body);
                 }
                 created(ex, repository, digest);
             }
-            default -> {
-                uploads.cancel(repository, id);
+            case "DELETE" -> {
+                uploads.cancel(repository, owner(ex), id);
                 ex.send(204);
             }
+            default -> throw new IllegalStateException("the router let " + ex.method() + " through");
         }
+    }
+
+    /** Who an upload session belongs to: the caller, or nobody in particular for an anonymous one. */
+    private static String owner(Exchange ex) {
+        return ex.identity().isAnonymous() ? null : ex.identity().name();
     }
 
     private static void created(Exchange ex, String repository, Digest digest) {

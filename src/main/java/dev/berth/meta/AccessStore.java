@@ -11,21 +11,22 @@ import java.util.Set;
  */
 public interface AccessStore {
 
-    /** A user as the registry last saw them sign in: where from, and with which groups. */
-    record User(String name, String source, Set<String> groups, Instant lastLogin) {
+    /** An account whose groups come from an identity provider, as it was at its last sign-in. */
+    record User(String name, String account, Set<String> groups, Instant lastLogin) {
         public User {
             groups = Set.copyOf(groups);
         }
     }
 
-    record ApiKey(String id, String secretHash, String owner, String label, List<String> scopes, Instant createdAt,
-                  Instant expiresAt, Instant lastUsedAt, String creatorUserAgent) {
+    /** An API key; {@code ownerAccount} is where its owner's account lives (htpasswd, ldap, oidc, mtls). */
+    record ApiKey(String id, String secretHash, String owner, String ownerAccount, String label, List<String> scopes,
+                  Instant createdAt, Instant expiresAt, Instant lastUsedAt, String creatorUserAgent) {
         public ApiKey {
             scopes = List.copyOf(scopes);
         }
     }
 
-    record Session(String tokenHash, String username, String source, String provider, Set<String> groups,
+    record Session(String tokenHash, String username, String account, String provider, Set<String> groups,
                    String csrfToken, Instant createdAt, Instant expiresAt) {
         public Session {
             groups = Set.copyOf(groups);
@@ -36,10 +37,10 @@ public interface AccessStore {
                         Instant createdAt) {
     }
 
-    /** Records a sign-in, replacing what was known of the user. */
+    /** Records a sign-in, replacing what was known of the account. */
     void saveUser(User user);
 
-    Optional<User> user(String name);
+    Optional<User> user(String name, String account);
 
     void addApiKey(ApiKey key);
 

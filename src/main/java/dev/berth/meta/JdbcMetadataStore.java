@@ -153,10 +153,10 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
                 }
             }
             link(c, m.repository(), m.digest(), m.size());
-            // The same bytes pushed again keep their row, but the latest Content-Type wins (it can only differ
-            // for documents without a mediaType field).
+            // The same bytes pushed again keep their row as first stored: a re-push (which needs only create) must
+            // not change how an existing manifest is served, not even its Content-Type.
             update(c, "INSERT INTO manifests (" + MANIFEST_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                            + " ON CONFLICT (repository, digest) DO UPDATE SET media_type = excluded.media_type",
+                            + " ON CONFLICT (repository, digest) DO NOTHING",
                     m.repository(), m.digest().toString(), m.mediaType(), m.size(), m.artifactType(),
                     m.subject() == null ? null : m.subject().toString(),
                     m.annotations().isEmpty() ? null : toJson(m.annotations()), m.pushedAt().toEpochMilli());
@@ -248,22 +248,36 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     }
 
     @Override
+    public Optional<Instant> mirrorChecked(String repository, String tag) {
+        return db.read(c -> {
+            OptionalLong at = firstLong(c, "SELECT checked_at FROM mirror_checks WHERE repository = ? AND tag = ?", repository, tag);
+            return at.isPresent() ? Optional.of(Instant.ofEpochMilli(at.getAsLong())) : Optional.empty();
+        });
+    }
+
+    @Override
+    public void markMirrorChecked(String repository, String tag, Instant at) {
+        db.write(c -> update(c, "INSERT INTO mirror_checks (repository, tag, checked_at) VALUES (?, ?, ?)"
+                + " ON CONFLICT (repository, tag) DO UPDATE SET checked_at = excluded.checked_at", repository, tag, at.toEpochMilli()));
+    }
+
+    @Override
     public void createUpload(UploadRecord upload) {
-        db.write(c -> update(c, "INSERT INTO uploads (id, repository, algorithm, started_at) VALUES (?, ?, ?, ?)",
-                upload.id(), upload.repository(), upload.algorithm().label(), upload.startedAt().toEpochMilli()));
+        db.write(c -> update(c, "INSERT INTO uploads (id, repository, algorithm, owner, started_at) VALUES (?, ?, ?, ?, ?)",
+                upload.id(), upload.repository(), upload.algorithm().label(), upload.owner(), upload.startedAt().toEpochMilli()));
     }
 
     @Override
     public Optional<UploadRecord> upload(String id) {
         return db.read(c -> {
-            try (PreparedStatement s = prepare(c, "SELECT id, repository, algorithm, started_at FROM uploads WHERE id = ?", id);
+            try (PreparedStatement s = prepare(c, "SELECT id, repository, algorithm, owner, started_at FROM uploads WHERE id = ?", id);
                  ResultSet rows = s.executeQuery()) {
                 if (!rows.next()) {
                     return Optional.empty();
                 }
                 return Optional.of(new UploadRecord(rows.getString(1), rows.getString(2),
-                        DigestAlgorithm.fromLabel(rows.getString(3)).orElseThrow(),
-                        Instant.ofEpochMilli(rows.getLong(4))));
+                        DigestAlgorithm.fromLabel(rows.getString(3)).orElseThrow(), rows.getString(4),
+                        Instant.ofEpochMilli(rows.getLong(5))));
             }
         });
     }
@@ -286,16 +300,17 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public void saveUser(User user) {
-        db.write(c -> update(c, "INSERT INTO users (name, source, groups_json, last_login_at) VALUES (?, ?, ?, ?)"
-                        + " ON CONFLICT (name) DO UPDATE SET source = excluded.source, groups_json = excluded.groups_json,"
+        db.write(c -> update(c, "INSERT INTO users (name, account, groups_json, last_login_at) VALUES (?, ?, ?, ?)"
+                        + " ON CONFLICT (name, account) DO UPDATE SET groups_json = excluded.groups_json,"
                         + " last_login_at = excluded.last_login_at",
-                user.name(), user.source(), toJson(List.copyOf(user.groups())), user.lastLogin().toEpochMilli()));
+                user.name(), user.account(), toJson(List.copyOf(user.groups())), user.lastLogin().toEpochMilli()));
     }
 
     @Override
-    public Optional<User> user(String name) {
+    public Optional<User> user(String name, String account) {
         return db.read(c -> {
-            try (PreparedStatement s = prepare(c, "SELECT name, source, groups_json, last_login_at FROM users WHERE name = ?", name);
+            try (PreparedStatement s = prepare(c, "SELECT name, account, groups_json, last_login_at FROM users"
+                    + " WHERE name = ? AND account = ?", name, account);
                  ResultSet rows = s.executeQuery()) {
                 if (!rows.next()) {
                     return Optional.empty();
@@ -307,12 +322,13 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     }
 
     private static final String KEY_COLUMNS =
-            "id, secret_hash, owner, label, scopes_json, created_at, expires_at, last_used_at, creator_ua";
+            "id, secret_hash, owner, owner_account, label, scopes_json, created_at, expires_at, last_used_at, creator_ua";
 
     @Override
     public void addApiKey(ApiKey key) {
-        db.write(c -> update(c, "INSERT INTO api_keys (" + KEY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                key.id(), key.secretHash(), key.owner(), key.label(), toJson(key.scopes()), key.createdAt().toEpochMilli(),
+        db.write(c -> update(c, "INSERT INTO api_keys (" + KEY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                key.id(), key.secretHash(), key.owner(), key.ownerAccount(), key.label(), toJson(key.scopes()),
+                key.createdAt().toEpochMilli(),
                 key.expiresAt() == null ? null : key.expiresAt().toEpochMilli(),
                 key.lastUsedAt() == null ? null : key.lastUsedAt().toEpochMilli(), key.creatorUserAgent()));
     }
@@ -352,14 +368,14 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
         try (PreparedStatement s = prepare(c, sql, args); ResultSet rows = s.executeQuery()) {
             List<ApiKey> result = new ArrayList<>();
             while (rows.next()) {
-                long expires = rows.getLong(7);
+                long expires = rows.getLong(8);
                 boolean neverExpires = rows.wasNull();
-                long used = rows.getLong(8);
+                long used = rows.getLong(9);
                 boolean neverUsed = rows.wasNull();
                 result.add(new ApiKey(rows.getString(1), rows.getString(2), rows.getString(3), rows.getString(4),
-                        listFromJson(rows.getString(5)), Instant.ofEpochMilli(rows.getLong(6)),
+                        rows.getString(5), listFromJson(rows.getString(6)), Instant.ofEpochMilli(rows.getLong(7)),
                         neverExpires ? null : Instant.ofEpochMilli(expires), neverUsed ? null : Instant.ofEpochMilli(used),
-                        rows.getString(9)));
+                        rows.getString(10)));
             }
             return result;
         }
@@ -367,9 +383,9 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public void addSession(Session session) {
-        db.write(c -> update(c, "INSERT INTO sessions (token_hash, username, source, provider, groups_json, csrf_token,"
+        db.write(c -> update(c, "INSERT INTO sessions (token_hash, username, account, provider, groups_json, csrf_token,"
                         + " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                session.tokenHash(), session.username(), session.source(), session.provider(),
+                session.tokenHash(), session.username(), session.account(), session.provider(),
                 toJson(List.copyOf(session.groups())), session.csrfToken(), session.createdAt().toEpochMilli(),
                 session.expiresAt().toEpochMilli()));
     }
@@ -377,7 +393,7 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     @Override
     public Optional<Session> session(String tokenHash) {
         return db.read(c -> {
-            try (PreparedStatement s = prepare(c, "SELECT token_hash, username, source, provider, groups_json, csrf_token,"
+            try (PreparedStatement s = prepare(c, "SELECT token_hash, username, account, provider, groups_json, csrf_token,"
                     + " created_at, expires_at FROM sessions WHERE token_hash = ?", tokenHash);
                  ResultSet rows = s.executeQuery()) {
                 if (!rows.next()) {

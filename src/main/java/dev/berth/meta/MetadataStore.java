@@ -64,6 +64,11 @@ public interface MetadataStore extends Closeable {
     /** Manifests of the repository whose subject is {@code subject}, optionally of one artifact type. */
     List<ManifestRecord> referrers(String repository, Digest subject, String artifactType);
 
+    /** When a mirrored tag was last checked against its upstream. */
+    Optional<java.time.Instant> mirrorChecked(String repository, String tag);
+
+    void markMirrorChecked(String repository, String tag, java.time.Instant at);
+
     void createUpload(UploadRecord upload);
 
     Optional<UploadRecord> upload(String id);

@@ -47,8 +47,8 @@ public final class Metrics {
                 .description("Seconds until each API key expires (negative once expired); keys that never expire"
                         + " are not listed. Alert before a CI key runs out.")
                 .register(registry);
-        Gauge.builder("berth_info", () -> 1).tag("version", dev.berth.Berth.version())
-                .description("Berth's version").register(registry);
+        Gauge.builder("berth_build", () -> 1).tag("version", dev.berth.Berth.version())
+                .description("Berth's version, as a label of a gauge that is always 1").register(registry);
     }
 
     public PrometheusMeterRegistry registry() {

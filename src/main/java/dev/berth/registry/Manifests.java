@@ -107,6 +107,32 @@ public final class Manifests {
         return new PushedManifest(digest, subject, List.copyOf(tags));
     }
 
+    /**
+     * Stores a manifest fetched from an upstream, whose digest the caller has verified, and points {@code tag}
+     * (if any) at it. Unlike a push, what it references need not be here yet: a mirror fetches blobs and child
+     * manifests when they are asked for.
+     */
+    public ManifestRecord storeFetched(String repository, Digest digest, Manifest manifest, byte[] body, String tag) {
+        try {
+            store.put(digest, body);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Digest subject = manifest.subject() == null ? null : manifest.subject().digest();
+        ManifestRecord record = new ManifestRecord(repository, digest, manifest.mediaType(), body.length,
+                manifest.referrerArtifactType(), subject, subject == null ? null : manifest.annotations(), clock.instant());
+        List<ManifestReference> optional = references(manifest).stream()
+                .map(r -> new ManifestReference(r.digest(), r.kind(), r.size(), false)).toList();
+        meta.putManifest(record, optional, tag == null ? List.of() : List.of(tag), (t, current) -> { });
+        contents.put(digest, body);
+        return meta.manifest(repository, digest).orElse(record);
+    }
+
+    /** Points a tag at a manifest already in the repository, on behalf of the mirror (no caller's rights apply). */
+    public void retagFetched(String repository, ManifestRecord manifest, String tag) {
+        meta.putManifest(manifest, List.of(), List.of(tag), (t, current) -> { });
+    }
+
     /** Deletes a tag, or a manifest with all its tags. */
     public void delete(String repository, Reference reference) {
         if (!reference.isDigest()) {

@@ -45,8 +45,12 @@ public final class Uploads {
         this.clock = clock;
     }
 
-    /** Opens a session that will hash with {@code algorithm}. */
-    public UploadStatus start(String repository, DigestAlgorithm algorithm) {
+    /**
+     * Opens a session that will hash with {@code algorithm}. {@code owner} (null for an anonymous caller) is the
+     * only caller the session will answer afterwards: another user, even one who may push to the repository,
+     * cannot append to it, finish it or look at it.
+     */
+    public UploadStatus start(String repository, String owner, DigestAlgorithm algorithm) {
         String id = UUID.randomUUID().toString();
         try {
             // File first, then row: a crash in between leaves only an orphan file for garbage collection.
@@ -54,7 +58,7 @@ public final class Uploads {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        meta.createUpload(new UploadRecord(id, repository, algorithm, clock.instant()));
+        meta.createUpload(new UploadRecord(id, repository, algorithm, owner, clock.instant()));
         return new UploadStatus(id, repository, 0);
     }
 
@@ -98,27 +102,28 @@ public final class Uploads {
     }
 
     /** Where a session stands; no lock, so a status check never waits behind a chunk in flight. */
-    public UploadStatus status(String repository, String id) {
-        return new UploadStatus(id, repository, currentSize(session(repository, id)));
+    public UploadStatus status(String repository, String owner, String id) {
+        return new UploadStatus(id, repository, currentSize(session(repository, owner, id)));
     }
 
     /**
      * Appends a chunk ({@code PATCH}). With a {@code Content-Range} the chunk must start where the upload ends;
      * {@code contentLength} is -1 when the request is streamed without one.
      */
-    public UploadStatus append(String repository, String id, ContentRange range, long contentLength, InputStream body) {
+    public UploadStatus append(String repository, String owner, String id, ContentRange range, long contentLength,
+                               InputStream body) {
         return locked(id, () -> {
-            UploadRecord session = session(repository, id);
+            UploadRecord session = session(repository, owner, id);
             long size = appendChunk(session, range, contentLength, body);
             return new UploadStatus(id, repository, size);
         });
     }
 
     /** Closes a session ({@code PUT ?digest=}), with an optional last chunk, and returns the blob's size. */
-    public long complete(String repository, String id, Digest digest, ContentRange range, long contentLength,
-                         InputStream body) {
+    public long complete(String repository, String owner, String id, Digest digest, ContentRange range,
+                         long contentLength, InputStream body) {
         return locked(id, () -> {
-            UploadRecord session = session(repository, id);
+            UploadRecord session = session(repository, owner, id);
             if (range != null || contentLength != 0) {
                 appendChunk(session, range, contentLength, body);
             }
@@ -137,9 +142,9 @@ public final class Uploads {
         });
     }
 
-    public void cancel(String repository, String id) {
+    public void cancel(String repository, String owner, String id) {
         locked(id, () -> {
-            session(repository, id);
+            session(repository, owner, id);
             discard(id);
             return null;
         });
@@ -197,11 +202,14 @@ public final class Uploads {
         }
     }
 
-    private UploadRecord session(String repository, String id) {
+    private UploadRecord session(String repository, String owner, String id) {
         if (!SESSION_ID.matcher(id).matches()) {
             throw unknownSession(id);
         }
-        return meta.upload(id).filter(u -> u.repository().equals(repository)).orElseThrow(() -> unknownSession(id));
+        return meta.upload(id)
+                .filter(u -> u.repository().equals(repository))
+                .filter(u -> u.owner() == null || u.owner().equals(owner))
+                .orElseThrow(() -> unknownSession(id));
     }
 
     private long currentSize(UploadRecord session) {

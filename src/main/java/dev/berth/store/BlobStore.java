@@ -41,6 +41,22 @@ public interface BlobStore extends Closeable {
      */
     long appendToUpload(String id, InputStream content) throws IOException;
 
+    /**
+     * Opens an upload for appending piece by piece (hashing as it goes), for writers that want to know when
+     * each piece is down, such as a pull-through download that others read while it arrives.
+     */
+    UploadSink openUploadSink(String id) throws IOException;
+
+    /** Reads an upload while it is still being written; {@link java.nio.file.NoSuchFileException} once it is gone. */
+    SeekableByteChannel readUpload(String id) throws IOException;
+
+    /** Appends to an upload; closing it ends the append. */
+    interface UploadSink extends Closeable {
+        void write(byte[] bytes, int offset, int length) throws IOException;
+
+        long size();
+    }
+
     /** Cuts an upload back to {@code size} bytes, undoing an append that turned out to be invalid. */
     void truncateUpload(String id, long size) throws IOException;
 

@@ -121,32 +121,69 @@ public final class FileBlobStore implements BlobStore {
 
     @Override
     public long appendToUpload(String id, InputStream content) throws IOException {
-        try (FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE)) {
-            long size = out.size();
-            RunningHash hash = hashes.getIfPresent(id);
-            if (hash != null && hash.offset != size) {
-                // An earlier append failed between writing and hashing: re-read the file at commit instead.
-                hashes.invalidate(id);
-                hash = null;
-            }
-            out.position(size);
+        try (Sink sink = openUploadSink(id)) {
             byte[] chunk = new byte[COPY_BUFFER];
-            ByteBuffer buffer = ByteBuffer.wrap(chunk);
             int n;
             while ((n = content.read(chunk)) >= 0) {
-                if (n == 0) {
-                    continue;
-                }
-                buffer.clear().limit(n);
-                while (buffer.hasRemaining()) {
-                    out.write(buffer);
-                }
-                size += n;
-                if (hash != null) {
-                    hash.update(chunk, n);
+                if (n > 0) {
+                    sink.write(chunk, 0, n);
                 }
             }
+            return sink.size();
+        }
+    }
+
+    @Override
+    public Sink openUploadSink(String id) throws IOException {
+        FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE);
+        long size = out.size();
+        RunningHash hash = hashes.getIfPresent(id);
+        if (hash != null && hash.offset != size) {
+            // An earlier append failed between writing and hashing: re-read the file at commit instead.
+            hashes.invalidate(id);
+            hash = null;
+        }
+        out.position(size);
+        return new Sink(out, size, hash);
+    }
+
+    @Override
+    public SeekableByteChannel readUpload(String id) throws IOException {
+        return FileChannel.open(uploadPath(id), StandardOpenOption.READ);
+    }
+
+    /** Writes then hashes each piece, so the running hash never covers bytes that did not reach the file. */
+    private static final class Sink implements UploadSink {
+        private final FileChannel out;
+        private final RunningHash hash;
+        private long size;
+
+        Sink(FileChannel out, long size, RunningHash hash) {
+            this.out = out;
+            this.size = size;
+            this.hash = hash;
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            ByteBuffer buffer = ByteBuffer.wrap(bytes, offset, length);
+            while (buffer.hasRemaining()) {
+                out.write(buffer);
+            }
+            size += length;
+            if (hash != null) {
+                hash.update(bytes, offset, length);
+            }
+        }
+
+        @Override
+        public long size() {
             return size;
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
         }
     }
 
@@ -255,8 +292,8 @@ public final class FileBlobStore implements BlobStore {
             this.digest = algorithm.newMessageDigest();
         }
 
-        void update(byte[] bytes, int length) {
-            digest.update(bytes, 0, length);
+        void update(byte[] bytes, int from, int length) {
+            digest.update(bytes, from, length);
             offset += length;
         }
 

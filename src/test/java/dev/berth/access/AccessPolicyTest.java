@@ -20,7 +20,7 @@ class AccessPolicyTest {
     private static final Set<String> ALL = Set.of("read", "create", "update", "delete");
 
     private static Identity user(String name, String... groups) {
-        return Identity.of(name, Set.of(groups), Identity.Source.HTPASSWD);
+        return Identity.of(name, Set.of(groups), Identity.Account.HTPASSWD);
     }
 
     /** The seed deployment's policy, with a private area and an unmatched one added. */
@@ -84,7 +84,8 @@ class AccessPolicyTest {
     @Test
     void keyScopesNarrowWhatTheOwnerMay() {
         AccessPolicy p = seed();
-        Identity scoped = new Identity("root", Set.of("admins"), Identity.Source.API_KEY, List.of("ci/**"));
+        Identity scoped = new Identity("root", Set.of("admins"), Identity.Source.API_KEY, Identity.Account.HTPASSWD,
+                List.of("ci/**"));
         assertThat(p.allows(scoped, "ci/app", Action.DELETE)).isTrue();
         assertThat(p.allows(scoped, "prod/app", Action.READ)).isFalse();
     }

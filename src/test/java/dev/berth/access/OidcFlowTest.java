@@ -207,7 +207,8 @@ class OidcFlowTest {
 
     @Test
     void returnPathsCannotLeadAway() throws Exception {
-        for (String target : List.of("https://evil.example.com/", "//evil.example.com/x", "/\\evil")) {
+        for (String target : List.of("https://evil.example.com/", "//evil.example.com/x", "/\\evil", "/\t/evil.example.com/x",
+                "/ /evil.example.com", "javascript:alert(1)")) {
             HttpResponse<String> login = get(BERTH.uri().resolve("/zot/auth/login?provider=oidc&callback_ui="
                     + java.net.URLEncoder.encode(target, java.nio.charset.StandardCharsets.UTF_8)));
             assertThat(login.statusCode()).isEqualTo(302);

@@ -73,8 +73,8 @@ class AccessConfigTest {
 
     @Test
     void openIdSwitchesApiKeysOnAsZotDoes() throws Exception {
-        AuthConfig auth = load("{\"auth\":{\"openid\":{\"providers\":{\"oidc\":{\"issuer\":\"https://idp.example.com\","
-                + "\"clientid\":\"x\"}}}}}").config().http().auth();
+        AuthConfig auth = load("{\"externalUrl\":\"https://registry.example.com\",\"auth\":{\"openid\":{\"providers\":"
+                + "{\"oidc\":{\"issuer\":\"https://idp.example.com\",\"clientid\":\"x\"}}}}}").config().http().auth();
         assertThat(auth.apiKeys()).isTrue();
         assertThat(auth.openid().get("oidc").usernameClaim()).isEqualTo("email");
         assertThat(auth.openid().get("oidc").clientSecret()).isNull();
@@ -88,6 +88,8 @@ class AccessConfigTest {
         assertProblem("{\"auth\":{\"openid\":{\"providers\":{\"oidc\":{\"clientid\":\"y\"}}}}}",
                 "http.auth.openid.providers.oidc.issuer: required");
         assertProblem("{\"auth\":{\"apikey\":true}}", "http.auth.apikey: API keys belong to users");
+        assertProblem("{\"auth\":{\"openid\":{\"providers\":{\"oidc\":{\"issuer\":\"https://x\",\"clientid\":\"y\"}}}}}",
+                "http.externalUrl: required with openid");
         assertProblem("{\"auth\":{\"htpasswd\":{\"path\":\"" + htpasswd + "\"}},\"accessControl\":{\"repositories\":"
                 + "{\"**\":{\"policies\":[{\"users\":[\"a\"],\"actions\":[\"push\"]}]}}}}",
                 "http.accessControl.repositories.**.policies[0].actions: unknown action \"push\"");

@@ -103,14 +103,14 @@ class ConfigLoaderTest {
         ConfigLoader.Loaded loaded = load("""
                 {"storage":{"rootDirectory":"/srv","gc":true,"gcDelay":"1h","retention":{}},
                  "http":{"ratelimit":{"rate":5}},
-                 "extensions":{"sync":{"enable":true},"metrics":{"enable":false},"ui":{"enable":true}},
+                 "extensions":{"search":{"enable":true},"metrics":{"enable":false},"ui":{"enable":true}},
                  "bogus":1, "http2":{}}
                 """);
         assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).startsWith("storage.gc:"))
                 .anySatisfy(w -> assertThat(w).startsWith("storage.gcDelay:"))
                 .anySatisfy(w -> assertThat(w).startsWith("storage.retention:"))
                 .anySatisfy(w -> assertThat(w).startsWith("http.ratelimit:"))
-                .anySatisfy(w -> assertThat(w).startsWith("extensions.sync:"))
+                .anySatisfy(w -> assertThat(w).startsWith("extensions.search:"))
                 .anySatisfy(w -> assertThat(w).startsWith("extensions.ui:"))
                 .anySatisfy(w -> assertThat(w).isEqualTo("bogus: unknown key, ignored"))
                 .anySatisfy(w -> assertThat(w).isEqualTo("http2: unknown key, ignored"))

@@ -215,7 +215,7 @@ class HostileInputTest {
     }
 
     @Test
-    void theLatestContentTypeOfIdenticalBytesWins() {
+    void aRePushCannotChangeHowAStoredManifestIsServed() {
         String repo = TestBerth.newRepository("hostile");
         Image image = TestImages.image(1, 10);
         for (byte[] blob : image.blobs()) {
@@ -223,9 +223,10 @@ class HostileInputTest {
         }
         byte[] untyped = new String(image.manifest(), StandardCharsets.UTF_8)
                 .replace("\"mediaType\":\"" + MediaTypes.OCI_MANIFEST + "\",", "").getBytes(StandardCharsets.UTF_8);
-        client().pushManifest(repo, "a", MediaTypes.DOCKER_MANIFEST, untyped);
-        client().pushManifest(repo, "b", MediaTypes.OCI_MANIFEST, untyped);
+        client().pushManifest(repo, "a", MediaTypes.OCI_MANIFEST, untyped);
+        client().pushManifest(repo, "b", MediaTypes.DOCKER_MANIFEST, untyped);
         assertThat(client().get("/v2/" + repo + "/manifests/a").header("Content-Type")).isEqualTo(MediaTypes.OCI_MANIFEST);
+        assertThat(client().get("/v2/" + repo + "/manifests/b").header("Content-Type")).isEqualTo(MediaTypes.OCI_MANIFEST);
     }
 
     @Test

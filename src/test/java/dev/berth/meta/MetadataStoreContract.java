@@ -233,15 +233,15 @@ public abstract class MetadataStoreContract {
     @Test
     void tracksUploads() {
         String id = UUID.randomUUID().toString();
-        meta.createUpload(new UploadRecord(id, "r", DigestAlgorithm.SHA512, Instant.ofEpochMilli(5)));
-        assertThat(meta.upload(id)).hasValue(new UploadRecord(id, "r", DigestAlgorithm.SHA512, Instant.ofEpochMilli(5)));
+        meta.createUpload(new UploadRecord(id, "r", DigestAlgorithm.SHA512, "alice", Instant.ofEpochMilli(5)));
+        assertThat(meta.upload(id)).hasValue(new UploadRecord(id, "r", DigestAlgorithm.SHA512, "alice", Instant.ofEpochMilli(5)));
         assertThat(meta.repositoryExists("r")).as("a session alone does not make a repository").isFalse();
         Digest d = digest("uploaded");
         meta.completeUpload(id, "r", d, 77);
         assertThat(meta.upload(id)).isEmpty();
         assertThat(meta.linkedBlobSize("r", d)).hasValue(77);
         String other = UUID.randomUUID().toString();
-        meta.createUpload(new UploadRecord(other, "r", DigestAlgorithm.SHA256, Instant.ofEpochMilli(5)));
+        meta.createUpload(new UploadRecord(other, "r", DigestAlgorithm.SHA256, null, Instant.ofEpochMilli(5)));
         meta.deleteUpload(other);
         assertThat(meta.upload(other)).isEmpty();
     }

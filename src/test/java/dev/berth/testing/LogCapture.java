@@ -31,6 +31,15 @@ public final class LogCapture implements AutoCloseable {
                 .toList();
     }
 
+    /** Every message logged so far. */
+    public List<String> all() {
+        List<ILoggingEvent> events;
+        synchronized (appender) {
+            events = List.copyOf(appender.list);
+        }
+        return events.stream().map(ILoggingEvent::getFormattedMessage).toList();
+    }
+
     @Override
     public void close() {
         root.detachAppender(appender);

@@ -1,0 +1,46 @@
+package dev.berth.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * {@code extensions.sync}: upstream registries mirrored on demand (pull-through) or periodically, in zot's
+ * format, plus a few keys of Berth's own.
+ */
+public record SyncConfig(boolean enabled, List<Upstream> registries) {
+    public static final Duration DEFAULT_FRESHNESS = Duration.ofMinutes(5);
+
+    public SyncConfig {
+        registries = List.copyOf(registries);
+    }
+
+    /**
+     * One upstream registry. {@code urls} are tried in order (the first is primary). {@code freshness} is how long
+     * a tag checked upstream is served without asking again. {@code unprefixed} are globs of names requested
+     * without any prefix (as Docker's registry-mirrors send them) that this upstream serves; {@code namespaces}
+     * are the registry hosts containerd names in {@code ?ns=}.
+     */
+    public record Upstream(List<URI> urls, boolean onDemand, Duration pollInterval, List<Content> content,
+                           boolean tlsVerify, Path certDir, int maxRetries, Duration retryDelay, Duration freshness,
+                           List<String> unprefixed, List<String> namespaces, String username, String password) {
+        public Upstream {
+            urls = List.copyOf(urls);
+            content = List.copyOf(content);
+            unprefixed = List.copyOf(unprefixed);
+            namespaces = List.copyOf(namespaces);
+        }
+
+        @Override
+        public String toString() {
+            return "Upstream[" + urls + ", content=" + content + ", username=" + username + ", password="
+                    + (password == null ? "none" : "***") + "]";
+        }
+    }
+
+    /** Which upstream repositories ({@code prefix}, a glob) appear where locally ({@code destination}). */
+    public record Content(String prefix, String destination, boolean stripPrefix, String tagRegex, String tagExcludeRegex,
+                          boolean semver) {
+    }
+}

@@ -1,0 +1,392 @@
+package dev.berth.proxy;
+
+import dev.berth.meta.ManifestRecord;
+import dev.berth.meta.MetadataStore;
+import dev.berth.oci.Digest;
+import dev.berth.oci.DigestAlgorithm;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.Manifest;
+import dev.berth.oci.ManifestParser;
+import dev.berth.oci.Reference;
+import dev.berth.oci.RegistryException;
+import dev.berth.registry.Registry;
+import dev.berth.registry.StoredManifest;
+import dev.berth.store.BlobStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pull-through cache, in front of the registry for mirrored repositories (and transparent for the others).
+ * <ul>
+ * <li>By digest: served locally if present, else fetched, verified, stored and served.</li>
+ * <li>By tag: within the upstream's freshness window the local copy is served without asking; after it, one
+ * HEAD revalidates (HEADs do not count against Docker Hub's pull limit) and the manifest is fetched only if the
+ * digest changed. Concurrent requests for one tag share one revalidation.</li>
+ * <li>When the upstream is unreachable, refuses Berth, rate-limits or fails, the cached copy is served (stale,
+ * counted and logged); with nothing cached the client gets 404, 429 or 502 with the upstream's reason.</li>
+ * <li>Blobs: a cold blob is fetched once however many clients ask, streamed to all of them as it arrives, and
+ * kept only if it verifies.</li>
+ * </ul>
+ */
+public final class PullThrough implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(PullThrough.class);
+
+    private final Mirrors mirrors;
+    private final Map<Mirror, UpstreamClient> clients;
+    private final Registry registry;
+    private final BlobStore store;
+    private final MetadataStore meta;
+    private final Clock clock;
+    private final ProxyMetrics metrics;
+    private final SingleFlight<String, ManifestRecord> manifestFlights = new SingleFlight<>();
+    private final SingleFlight<String, BlobFetch> blobFlights = new SingleFlight<>();
+    private final Map<String, BlobFetch> fetching = new java.util.concurrent.ConcurrentHashMap<>();
+
+    public PullThrough(Mirrors mirrors, Registry registry, BlobStore store, MetadataStore meta, Clock clock,
+                       ProxyMetrics metrics) throws Exception {
+        this.mirrors = mirrors;
+        this.registry = registry;
+        this.store = store;
+        this.meta = meta;
+        this.clock = clock;
+        this.metrics = metrics;
+        Map<Mirror, UpstreamClient> made = new LinkedHashMap<>();
+        try {
+            for (Mirror m : mirrors.all()) {
+                made.put(m, new UpstreamClient(m, clock, metrics));
+            }
+        } catch (Exception e) {
+            made.values().forEach(UpstreamClient::close);
+            throw e;
+        }
+        this.clients = Map.copyOf(made);
+    }
+
+    public Mirrors mirrors() {
+        return mirrors;
+    }
+
+    public UpstreamClient client(Mirror mirror) {
+        return clients.get(mirror);
+    }
+
+    // --- manifests -------------------------------------------------------------------------------------------
+
+    /** The manifest's row (for HEAD); fetched and stored first when the repository is mirrored and it is cold. */
+    public ManifestRecord findManifest(String repository, Reference reference) {
+        Optional<Mirrors.Route> route = mirrors.route(repository);
+        if (route.isEmpty()) {
+            return registry.manifests().find(repository, reference);
+        }
+        return ensureManifest(route.get(), repository, reference);
+    }
+
+    /** The manifest with its bytes (for GET). */
+    public StoredManifest getManifest(String repository, Reference reference) {
+        Optional<Mirrors.Route> route = mirrors.route(repository);
+        if (route.isEmpty()) {
+            return registry.manifests().get(repository, reference);
+        }
+        ManifestRecord record = ensureManifest(route.get(), repository, reference);
+        return registry.manifests().get(repository, Reference.of(record.digest()));
+    }
+
+    private ManifestRecord ensureManifest(Mirrors.Route route, String repository, Reference reference) {
+        if (reference.isDigest()) {
+            Optional<ManifestRecord> local = meta.manifest(repository, reference.digest());
+            if (local.isPresent()) {
+                metrics.answered("manifest", "hit");
+                return local.get();
+            }
+            return flight(repository + "@" + reference.digest(), () -> fetchByDigest(route, repository, reference.digest()));
+        }
+        String tag = reference.tag();
+        Optional<ManifestRecord> local = meta.taggedManifest(repository, tag);
+        if (local.isPresent() && fresh(route, repository, tag)) {
+            metrics.answered("manifest", "hit");
+            return local.get();
+        }
+        return flight(repository + ":" + tag, () -> revalidate(route, repository, tag));
+    }
+
+    private boolean fresh(Mirrors.Route route, String repository, String tag) {
+        Duration window = route.mirror().config().freshness();
+        Optional<Instant> checked = meta.mirrorChecked(repository, tag);
+        return checked.isPresent() && checked.get().plus(window).isAfter(clock.instant());
+    }
+
+    private ManifestRecord flight(String key, SingleFlight.Work<ManifestRecord> work) {
+        try {
+            return manifestFlights.run(key, work);
+        } catch (RegistryException | UncheckedIOException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private ManifestRecord fetchByDigest(Mirrors.Route route, String repository, Digest digest) {
+        Optional<ManifestRecord> local = meta.manifest(repository, digest);
+        if (local.isPresent()) {
+            return local.get(); // another flight fetched it just now
+        }
+        try {
+            metrics.answered("manifest", "miss");
+            UpstreamClient.FetchedManifest fetched = clients.get(route.mirror()).getManifest(route.upstreamRepository(),
+                    digest.toString());
+            return store(route, repository, fetched, digest, null);
+        } catch (UpstreamException e) {
+            throw refusal(route, e, "manifest " + digest);
+        }
+    }
+
+    private ManifestRecord revalidate(Mirrors.Route route, String repository, String tag) {
+        Optional<ManifestRecord> local = meta.taggedManifest(repository, tag);
+        if (local.isPresent() && fresh(route, repository, tag)) {
+            metrics.answered("manifest", "hit");
+            return local.get(); // revalidated by the flight before this one
+        }
+        UpstreamClient client = clients.get(route.mirror());
+        try {
+            String reported = client.headManifest(route.upstreamRepository(), tag);
+            Digest upstream = reported == null ? null : parseOrNull(reported);
+            if (local.isPresent() && upstream != null && local.get().digest().equals(upstream)) {
+                meta.markMirrorChecked(repository, tag, clock.instant());
+                metrics.answered("manifest", "hit");
+                return local.get();
+            }
+            if (upstream != null) {
+                Optional<ManifestRecord> known = meta.manifest(repository, upstream);
+                if (known.isPresent()) {
+                    registry.manifests().retagFetched(repository, known.get(), tag);
+                    meta.markMirrorChecked(repository, tag, clock.instant());
+                    metrics.answered("manifest", "hit");
+                    return known.get();
+                }
+            }
+            metrics.answered("manifest", "miss");
+            UpstreamClient.FetchedManifest fetched = client.getManifest(route.upstreamRepository(),
+                    upstream == null ? tag : upstream.toString());
+            ManifestRecord record = store(route, repository, fetched, upstream, tag);
+            meta.markMirrorChecked(repository, tag, clock.instant());
+            return record;
+        } catch (UpstreamException e) {
+            if (local.isPresent() && e.kind() != UpstreamException.Kind.INVALID) {
+                metrics.answered("manifest", "stale");
+                LOG.warn("serving {}:{} from the cache: {}", repository, tag, e.getMessage());
+                return local.get();
+            }
+            throw refusal(route, e, "manifest " + tag);
+        }
+    }
+
+    /** Verifies an upstream manifest (digest, document) and stores it exactly as served. */
+    private ManifestRecord store(Mirrors.Route route, String repository, UpstreamClient.FetchedManifest fetched,
+                                 Digest expected, String tag) throws UpstreamException {
+        Digest reported = fetched.digestHeader() == null ? null : parseOrNull(fetched.digestHeader());
+        DigestAlgorithm algorithm = expected != null ? expected.algorithm()
+                : reported != null ? reported.algorithm() : DigestAlgorithm.SHA256;
+        Digest actual = Digest.compute(algorithm, fetched.body());
+        if ((expected != null && !expected.equals(actual)) || (reported != null && reported.algorithm() == algorithm
+                && !reported.equals(actual))) {
+            throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "upstream " + route.mirror().name()
+                    + " served a manifest that hashes to " + actual + ", not " + (expected != null ? expected : reported));
+        }
+        Manifest manifest;
+        try {
+            manifest = ManifestParser.parse(fetched.body(), fetched.mediaType());
+        } catch (RegistryException e) {
+            throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "upstream " + route.mirror().name()
+                    + " served a manifest Berth cannot serve: " + e.getMessage());
+        }
+        return registry.manifests().storeFetched(repository, actual, manifest, fetched.body(), tag);
+    }
+
+    // --- blobs -----------------------------------------------------------------------------------------------
+
+    /** The size of a blob, for HEAD: from the cache, else as the upstream reports it (nothing is fetched). */
+    public long blobSize(String repository, Digest digest) {
+        Optional<Mirrors.Route> route = mirrors.route(repository);
+        if (route.isEmpty()) {
+            return registry.blobs().size(repository, digest);
+        }
+        var linked = meta.linkedBlobSize(repository, digest);
+        if (linked.isPresent()) {
+            return linked.getAsLong();
+        }
+        BlobFetch inFlight = fetching.get(repository + "@" + digest);
+        try {
+            if (inFlight != null) {
+                long length = inFlight.awaitLength();
+                if (length >= 0) {
+                    return length;
+                }
+            }
+            return clients.get(route.get().mirror()).headBlob(route.get().upstreamRepository(), digest);
+        } catch (UpstreamException e) {
+            throw refusal(route.get(), e, "blob " + digest);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Opens a blob for GET: cached, or fetched once and streamed to every client that asks meanwhile. */
+    public SeekableByteChannel openBlob(String repository, Digest digest) {
+        Optional<Mirrors.Route> route = mirrors.route(repository);
+        if (route.isEmpty()) {
+            return registry.blobs().open(repository, digest);
+        }
+        if (meta.linkedBlobSize(repository, digest).isPresent()) {
+            metrics.answered("blob", "hit");
+            return counting(route.get(), registry.blobs().open(repository, digest));
+        }
+        UpstreamClient client = clients.get(route.get().mirror());
+        try {
+            var stored = store.size(digest);
+            if (stored.isPresent()) {
+                // The bytes are here from another repository; the upstream still decides whether this one has them.
+                client.headBlob(route.get().upstreamRepository(), digest);
+                meta.linkBlob(repository, digest, stored.getAsLong());
+                metrics.answered("blob", "hit");
+                return counting(route.get(), registry.blobs().open(repository, digest));
+            }
+            String key = repository + "@" + digest;
+            BlobFetch fetch = fetching.get(key);
+            if (fetch == null) {
+                fetch = blobFlights.run(key, () -> {
+                    BlobFetch running = fetching.get(key);
+                    return running != null ? running : start(route.get(), repository, digest);
+                });
+            }
+            return counting(route.get(), fetch.reader());
+        } catch (UpstreamException e) {
+            throw refusal(route.get(), e, "blob " + digest);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (RegistryException | UncheckedIOException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Starts the one download of a cold blob, on a thread of its own that outlives the requests reading it. */
+    private BlobFetch start(Mirrors.Route route, String repository, Digest digest) {
+        metrics.answered("blob", "miss");
+        BlobFetch fetch = new BlobFetch(store, digest);
+        UpstreamClient.Streamed response;
+        try {
+            response = clients.get(route.mirror()).getBlob(route.upstreamRepository(), digest);
+        } catch (UpstreamException e) {
+            throw refusal(route, e, "blob " + digest);
+        }
+        String key = repository + "@" + digest;
+        fetching.put(key, fetch); // joinable before the first byte arrives
+        Thread.ofVirtual().name("berth-fetch-" + digest.hex().substring(0, 12)).start(() -> {
+            try {
+                fetch.download(response.body(), response.length(), size -> {
+                    meta.linkBlob(repository, digest, size);
+                    metrics.fetched(route.mirror().name(), size);
+                    LOG.info("cached {}@{} ({} bytes) from {}", repository, digest, size, route.mirror().name());
+                });
+            } finally {
+                response.close();
+                fetching.remove(key);
+            }
+        });
+        return fetch;
+    }
+
+    /** Counts the bytes clients read from a mirrored repository. */
+    private SeekableByteChannel counting(Mirrors.Route route, SeekableByteChannel channel) {
+        return new SeekableByteChannel() {
+            @Override
+            public int read(ByteBuffer dst) throws IOException {
+                int n = channel.read(dst);
+                if (n > 0) {
+                    metrics.served(route.mirror().name(), n);
+                }
+                return n;
+            }
+
+            @Override
+            public int write(ByteBuffer src) throws IOException {
+                return channel.write(src);
+            }
+
+            @Override
+            public long position() throws IOException {
+                return channel.position();
+            }
+
+            @Override
+            public SeekableByteChannel position(long p) throws IOException {
+                channel.position(p);
+                return this;
+            }
+
+            @Override
+            public long size() throws IOException {
+                return channel.size();
+            }
+
+            @Override
+            public SeekableByteChannel truncate(long size) throws IOException {
+                channel.truncate(size);
+                return this;
+            }
+
+            @Override
+            public boolean isOpen() {
+                return channel.isOpen();
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        };
+    }
+
+    // --- answers when the upstream does not deliver ----------------------------------------------------------
+
+    /**
+     * With nothing cached: what the upstream said, as the client should hear it. A 404 is a 404; a rate limit
+     * is passed on with its Retry-After; anything else is a 502 naming the upstream and its reason.
+     */
+    private static RegistryException refusal(Mirrors.Route route, UpstreamException e, String what) {
+        return switch (e.kind()) {
+            case NOT_FOUND -> RegistryException.of(what.startsWith("blob") ? ErrorCode.BLOB_UNKNOWN : ErrorCode.MANIFEST_UNKNOWN,
+                    what + " not found upstream at " + route.mirror().name() + " (" + route.upstreamRepository() + ")");
+            case RATE_LIMITED -> {
+                RegistryException r = RegistryException.of(ErrorCode.TOOMANYREQUESTS, 429, "upstream "
+                        + route.mirror().name() + " is rate-limiting Berth and " + what + " is not cached");
+                yield e.retryAfter() == null ? r : r.withHeader("Retry-After", Long.toString(e.retryAfter().toSeconds()));
+            }
+            default -> RegistryException.of(ErrorCode.UNSUPPORTED, 502, e.getMessage() + "; " + what + " is not cached");
+        };
+    }
+
+    private static Digest parseOrNull(String digest) {
+        try {
+            return Digest.parse(digest);
+        } catch (RegistryException e) {
+            return null;
+        }
+    }
+
+    @Override
+    public void close() {
+        clients.values().forEach(UpstreamClient::close);
+    }
+}
