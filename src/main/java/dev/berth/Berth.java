@@ -3,15 +3,18 @@ package dev.berth;
 import dev.berth.access.Access;
 import dev.berth.config.AuthConfig;
 import dev.berth.config.BerthConfig;
+import dev.berth.config.Durations;
 import dev.berth.http.HttpServer;
 import dev.berth.http.Router;
 import dev.berth.meta.JdbcMetadataStore;
 import dev.berth.ops.Audit;
 import dev.berth.ops.Health;
 import dev.berth.ops.Metrics;
+import dev.berth.proxy.Mirror;
 import dev.berth.proxy.Mirrors;
 import dev.berth.proxy.ProxyMetrics;
 import dev.berth.proxy.PullThrough;
+import dev.berth.proxy.Syncer;
 import dev.berth.registry.Registry;
 import dev.berth.store.FileBlobStore;
 import java.net.URI;
@@ -35,15 +38,17 @@ public final class Berth implements AutoCloseable {
     private final HttpServer server;
     private final ScheduledExecutorService maintenance;
     private final PullThrough pullThrough;
+    private final Syncer syncer;
 
     private Berth(FileBlobStore blobs, JdbcMetadataStore meta, Health health, HttpServer server,
-                  ScheduledExecutorService maintenance, PullThrough pullThrough) {
+                  ScheduledExecutorService maintenance, PullThrough pullThrough, Syncer syncer) {
         this.blobs = blobs;
         this.meta = meta;
         this.health = health;
         this.server = server;
         this.maintenance = maintenance;
         this.pullThrough = pullThrough;
+        this.syncer = syncer;
     }
 
     /** Opens the data directory and starts serving; everything opened is closed again if a step fails. */
@@ -55,6 +60,7 @@ public final class Berth implements AutoCloseable {
         JdbcMetadataStore meta = null;
         ScheduledExecutorService maintenance = null;
         PullThrough pullThrough = null;
+        Syncer syncer = null;
         try {
             Clock clock = Clock.systemUTC();
             meta = JdbcMetadataStore.sqlite(root.resolve("berth.db"), clock);
@@ -72,9 +78,15 @@ public final class Berth implements AutoCloseable {
             JdbcMetadataStore store = meta;
             maintenance.scheduleWithFixedDelay(() -> forgetExpiredSessions(store, clock), 1, 10, TimeUnit.MINUTES);
             health.markStarted();
-            LOG.info("Berth {} serving {} with data in {}; {}", version(), server.uri(), root, describe(config));
-            return new Berth(blobs, meta, health, server, maintenance, pullThrough);
+            LOG.info("Berth {} serving {} with data in {}; {}{}", version(), server.uri(), root, describe(config),
+                    describeMirrors(pullThrough.mirrors()));
+            syncer = new Syncer(pullThrough);
+            syncer.start();
+            return new Berth(blobs, meta, health, server, maintenance, pullThrough, syncer);
         } catch (Exception | Error e) {
+            if (syncer != null) {
+                syncer.close();
+            }
             if (maintenance != null) {
                 maintenance.shutdownNow();
             }
@@ -98,6 +110,22 @@ public final class Berth implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("removing expired sessions failed", e);
         }
+    }
+
+    /** The start-up summary of the upstreams: where each one's images appear, and how they come. */
+    private static String describeMirrors(Mirrors mirrors) {
+        StringBuilder out = new StringBuilder();
+        for (Mirror m : mirrors.all()) {
+            out.append(out.isEmpty() ? "; mirroring " : ", ").append(m.name()).append(" under ")
+                    .append(m.config().content().stream()
+                            .map(c -> (c.destination().isEmpty() ? "" : c.destination() + "/") + c.prefix())
+                            .collect(java.util.stream.Collectors.joining(" ")));
+            out.append(m.config().onDemand() ? " on demand" : "");
+            if (m.config().pollInterval() != null) {
+                out.append(m.config().onDemand() ? " and" : "").append(" every ").append(Durations.format(m.config().pollInterval()));
+            }
+        }
+        return out.toString();
     }
 
     /** The start-up summary of what is switched on. */
@@ -138,6 +166,7 @@ public final class Berth implements AutoCloseable {
     public void close() {
         health.markStopping();
         maintenance.shutdownNow();
+        syncer.close();
         try {
             server.stop();
         } catch (InterruptedException e) {

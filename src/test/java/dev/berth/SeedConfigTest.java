@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.berth.config.BerthConfig;
 import dev.berth.config.ConfigLoader;
+import dev.berth.config.SyncConfig;
 import dev.berth.testing.RegistryClient;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +44,9 @@ class SeedConfigTest {
                     .noneSatisfy(w -> assertThat(w).contains("unknown key"));
             BerthConfig settings = loaded.config();
             assertThat(settings.sync().registries()).hasSize(3);
-            assertThat(settings.sync().registries().get(0).username()).as("credentials by URL host").isEqualTo("u");
+            assertThat(settings.sync().registries().get(0).login(URI.create("https://registry-1.docker.io")))
+                    .as("credentials by URL host").isEqualTo(new SyncConfig.Login("u", "p"));
+            assertThat(settings.sync().registries().get(1).logins()).as("ghcr.io has none in the file").isEmpty();
             try (Berth berth = Berth.start(settings)) {
                 RegistryClient client = new RegistryClient(berth.uri());
                 assertThat(client.get("/v2/").status()).isEqualTo(200);

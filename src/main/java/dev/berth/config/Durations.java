@@ -39,6 +39,30 @@ public final class Durations {
         return negative ? result.negated() : result;
     }
 
+    /** Writes a duration the way zot's config would, e.g. {@code 1h30m}, {@code 45s}, {@code 250ms}. */
+    public static String format(Duration d) {
+        if (d.isZero()) {
+            return "0s";
+        }
+        if (d.isNegative()) {
+            return "-" + format(d.negated());
+        }
+        if (d.compareTo(Duration.ofSeconds(1)) < 0) {
+            return d.toMillis() + "ms";
+        }
+        StringBuilder out = new StringBuilder();
+        if (d.toHours() > 0) {
+            out.append(d.toHours()).append('h');
+        }
+        if (d.toMinutesPart() > 0) {
+            out.append(d.toMinutesPart()).append('m');
+        }
+        if (d.toSecondsPart() > 0 || out.isEmpty()) {
+            out.append(d.toSecondsPart()).append('s');
+        }
+        return out.toString();
+    }
+
     private static long nanosPer(String unit) {
         return switch (unit) {
             case "ns" -> 1L;

@@ -4,6 +4,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code extensions.sync}: upstream registries mirrored on demand (pull-through) or periodically, in zot's
@@ -24,18 +25,36 @@ public record SyncConfig(boolean enabled, List<Upstream> registries) {
      */
     public record Upstream(List<URI> urls, boolean onDemand, Duration pollInterval, List<Content> content,
                            boolean tlsVerify, Path certDir, int maxRetries, Duration retryDelay, Duration freshness,
-                           List<String> unprefixed, List<String> namespaces, String username, String password) {
+                           List<String> unprefixed, List<String> namespaces, Map<String, Login> logins) {
         public Upstream {
             urls = List.copyOf(urls);
             content = List.copyOf(content);
             unprefixed = List.copyOf(unprefixed);
             namespaces = List.copyOf(namespaces);
+            logins = Map.copyOf(logins);
+        }
+
+        /** The credentials for one of the URLs (by its {@code host[:port]}), if {@code credentialsFile} has any. */
+        public Login login(URI url) {
+            return logins.get(authority(url));
         }
 
         @Override
         public String toString() {
-            return "Upstream[" + urls + ", content=" + content + ", username=" + username + ", password="
-                    + (password == null ? "none" : "***") + "]";
+            return "Upstream[" + urls + ", content=" + content + ", logins for " + logins.keySet() + "]";
+        }
+    }
+
+    /** {@code host} or {@code host:port}, as zot's {@code credentialsFile} keys name a registry. */
+    public static String authority(URI url) {
+        return url.getHost() + (url.getPort() > 0 ? ":" + url.getPort() : "");
+    }
+
+    /** A username and password from {@code credentialsFile}; the password never shows in logs. */
+    public record Login(String username, String password) {
+        @Override
+        public String toString() {
+            return "Login[" + username + ", ***]";
         }
     }
 

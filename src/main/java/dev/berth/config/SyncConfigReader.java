@@ -127,20 +127,19 @@ final class SyncConfigReader {
         if (urls.isEmpty()) {
             return null;
         }
-        String username = null;
-        String password = null;
-        if (credentials != null) {
-            JsonNode entry = credentials.get(urls.get(0).getHost() + (urls.get(0).getPort() > 0 ? ":" + urls.get(0).getPort() : ""));
+        // Each URL gets the credentials filed under its own host: a fail-over registry never sees the primary's.
+        Map<String, SyncConfig.Login> logins = new java.util.HashMap<>();
+        for (URI url : credentials == null ? List.<URI>of() : urls) {
+            JsonNode entry = credentials.get(SyncConfig.authority(url));
             if (entry == null) {
-                entry = credentials.get(urls.get(0).getHost());
+                entry = credentials.get(url.getHost());
             }
-            if (entry != null && entry.isObject()) {
-                username = text(entry, "username");
-                password = text(entry, "password");
+            if (entry != null && entry.isObject() && text(entry, "username") != null && text(entry, "password") != null) {
+                logins.put(SyncConfig.authority(url), new SyncConfig.Login(text(entry, "username"), text(entry, "password")));
             }
         }
         return new SyncConfig.Upstream(urls, onDemand, pollInterval, content, tlsVerify, certDir, maxRetries, retryDelay,
-                freshness, unprefixed, namespaces, username, password);
+                freshness, unprefixed, namespaces, logins);
     }
 
     private static String regex(ConfigSection s, String key) {

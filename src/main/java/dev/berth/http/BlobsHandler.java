@@ -30,37 +30,51 @@ final class BlobsHandler {
             ex.send(202);
             return;
         }
-        long size = reads.blobSize(repository, digest);
+        if (ex.isHead()) {
+            long size = reads.blobSize(repository, digest); // for a cold mirrored blob: the upstream's HEAD
+            headers(ex, digest);
+            ex.response().setStatus(200);
+            ex.header("Content-Length", Long.toString(size));
+            ex.end();
+            return;
+        }
+        // A GET opens first: for a cold mirrored blob that starts the one download, whose length is the size.
+        try (SeekableByteChannel channel = reads.openBlob(repository, digest)) {
+            long size = channel.size();
+            headers(ex, digest);
+            switch (ByteRange.resolve(ex.header("Range"), size)) {
+                case ByteRange.Unsatisfiable u -> throw RegistryException.of(ErrorCode.SIZE_INVALID, 416,
+                        "requested range not satisfiable; the blob holds " + size + " bytes")
+                        .withHeader("Content-Range", "bytes */" + size);
+                case ByteRange.Partial p -> {
+                    ex.header("Content-Range", "bytes " + p.range().first() + "-" + p.range().last() + "/" + size);
+                    stream(ex, channel, digest, 206, p.range().first(), p.range().length());
+                }
+                case ByteRange.Whole w -> stream(ex, channel, digest, 200, 0, size);
+            }
+        }
+    }
+
+    private static void headers(Exchange ex, Digest digest) {
         ex.header("Docker-Content-Digest", digest.toString())
                 .header("ETag", "\"" + digest + "\"")
                 .header("Accept-Ranges", "bytes")
                 // Content-addressed: the bytes behind this URL can never change.
                 .header("Cache-Control", "max-age=31536000, immutable")
                 .header("Content-Type", "application/octet-stream");
-        ByteRange.Request wanted = ex.isHead() ? new ByteRange.Whole() : ByteRange.resolve(ex.header("Range"), size);
-        switch (wanted) {
-            case ByteRange.Unsatisfiable u -> throw RegistryException.of(ErrorCode.SIZE_INVALID, 416,
-                    "requested range not satisfiable; the blob holds " + size + " bytes")
-                    .withHeader("Content-Range", "bytes */" + size);
-            case ByteRange.Partial p -> {
-                ex.header("Content-Range", "bytes " + p.range().first() + "-" + p.range().last() + "/" + size);
-                stream(ex, repository, digest, 206, p.range().first(), p.range().length());
-            }
-            case ByteRange.Whole w -> stream(ex, repository, digest, 200, 0, size);
-        }
     }
 
-    private void stream(Exchange ex, String repository, Digest digest, int status, long offset, long length)
-            throws IOException {
+    private static void stream(Exchange ex, SeekableByteChannel channel, Digest digest, int status, long offset,
+                               long length) throws IOException {
         ex.response().setStatus(status);
         ex.header("Content-Length", Long.toString(length));
-        if (ex.isHead() || length == 0) {
+        if (length == 0) {
             ex.end();
             return;
         }
         ByteBufferPool pool = ex.request().getComponents().getByteBufferPool();
         RetainableByteBuffer pooled = pool.acquire((int) Math.min(CHUNK, length), true);
-        try (SeekableByteChannel channel = reads.openBlob(repository, digest)) {
+        try {
             channel.position(offset);
             ByteBuffer buffer = pooled.getByteBuffer();
             long remaining = length;

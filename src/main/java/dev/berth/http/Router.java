@@ -108,7 +108,7 @@ public final class Router extends Handler.Abstract {
         if (fetch != null) {
             // Already logged where the download failed; the client must not get a whole body, so it gets none.
             LOG.warn("{} {}: {}", ex.method(), ex.path(), fetch.getMessage());
-            ex.fail(RegistryException.of(ErrorCode.UNSUPPORTED, 502, fetch.getMessage()));
+            ex.fail(RegistryException.of(ErrorCode.UNAVAILABLE, 502, fetch.getMessage()));
             return;
         }
         HttpException http = causeOfType(t, HttpException.class);

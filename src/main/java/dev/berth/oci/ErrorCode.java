@@ -16,6 +16,8 @@ public enum ErrorCode {
     DENIED(403, "requested access to the resource is denied"),
     UNSUPPORTED(405, "the operation is unsupported"),
     TOOMANYREQUESTS(429, "too many requests"),
+    /** CNCF distribution's code for a service that cannot answer now; Berth sends it when an upstream fails. */
+    UNAVAILABLE(503, "service unavailable"),
     /** Legacy Docker code that clients know; used for a malformed tag. */
     TAG_INVALID(400, "manifest tag did not match URI");
 

@@ -131,7 +131,12 @@ final class BlobFetch {
         lock.lock();
         try {
             while (!verified && failure == null) {
-                progress.awaitUninterruptibly();
+                try {
+                    progress.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while waiting for " + digest);
+                }
             }
             throwIfFailed();
         } finally {

@@ -193,6 +193,16 @@ public final class PullThrough implements AutoCloseable {
     /** Verifies an upstream manifest (digest, document) and stores it exactly as served. */
     private ManifestRecord store(Mirrors.Route route, String repository, UpstreamClient.FetchedManifest fetched,
                                  Digest expected, String tag) throws UpstreamException {
+        Verified verified = verify(route, fetched, expected);
+        return registry.manifests().storeFetched(repository, verified.digest(), verified.manifest(), fetched.body(), tag);
+    }
+
+    /** An upstream manifest whose bytes hash to the digest asked for (or reported) and parse as a manifest. */
+    private record Verified(Digest digest, Manifest manifest) {
+    }
+
+    private Verified verify(Mirrors.Route route, UpstreamClient.FetchedManifest fetched, Digest expected)
+            throws UpstreamException {
         Digest reported = fetched.digestHeader() == null ? null : parseOrNull(fetched.digestHeader());
         DigestAlgorithm algorithm = expected != null ? expected.algorithm()
                 : reported != null ? reported.algorithm() : DigestAlgorithm.SHA256;
@@ -202,14 +212,74 @@ public final class PullThrough implements AutoCloseable {
             throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "upstream " + route.mirror().name()
                     + " served a manifest that hashes to " + actual + ", not " + (expected != null ? expected : reported));
         }
-        Manifest manifest;
         try {
-            manifest = ManifestParser.parse(fetched.body(), fetched.mediaType());
+            return new Verified(actual, ManifestParser.parse(fetched.body(), fetched.mediaType()));
         } catch (RegistryException e) {
             throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "upstream " + route.mirror().name()
                     + " served a manifest Berth cannot serve: " + e.getMessage());
         }
-        return registry.manifests().storeFetched(repository, actual, manifest, fetched.body(), tag);
+    }
+
+    // --- periodic sync ---------------------------------------------------------------------------------------
+
+    /**
+     * Brings a tag and everything it references (child manifests, configs, layers) into the cache, whatever the
+     * freshness window says. Content comes first and the tag last, so a client never sees a synced tag whose
+     * layers are not here yet. Periodic sync does this for every tag its filters select.
+     */
+    public void syncTag(Mirror mirror, String repository, String upstreamRepository, String tag) throws Exception {
+        Mirrors.Route route = new Mirrors.Route(mirror, upstreamRepository);
+        UpstreamClient client = clients.get(mirror);
+        String reported = client.headManifest(upstreamRepository, tag);
+        Digest digest = reported == null ? null : parseOrNull(reported);
+        Optional<ManifestRecord> local = meta.taggedManifest(repository, tag);
+        if (local.isPresent() && local.get().digest().equals(digest)) {
+            syncReferences(route, repository, parsedLocal(repository, digest), 0); // an on-demand copy may lack layers
+            meta.markMirrorChecked(repository, tag, clock.instant());
+            return;
+        }
+        UpstreamClient.FetchedManifest fetched = client.getManifest(upstreamRepository,
+                digest == null ? tag : digest.toString());
+        Verified verified = verify(route, fetched, digest);
+        syncReferences(route, repository, verified.manifest(), 0);
+        manifestFlights.run(repository + ":" + tag, () -> {
+            ManifestRecord record = registry.manifests().storeFetched(repository, verified.digest(), verified.manifest(),
+                    fetched.body(), tag);
+            meta.markMirrorChecked(repository, tag, clock.instant());
+            return record;
+        });
+    }
+
+    private Manifest parsedLocal(String repository, Digest digest) {
+        StoredManifest stored = registry.manifests().get(repository, Reference.of(digest));
+        return ManifestParser.parse(stored.content(), stored.mediaType());
+    }
+
+    /** Child manifests (each stored once its own content is here), then configs and layers. */
+    private void syncReferences(Mirrors.Route route, String repository, Manifest manifest, int depth) throws Exception {
+        if (depth > 4) {
+            throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "indexes nest deeper than Berth follows");
+        }
+        for (var child : manifest.manifests()) {
+            if (meta.manifest(repository, child.digest()).isPresent()) {
+                syncReferences(route, repository, parsedLocal(repository, child.digest()), depth + 1);
+                continue;
+            }
+            UpstreamClient.FetchedManifest fetched = clients.get(route.mirror()).getManifest(route.upstreamRepository(),
+                    child.digest().toString());
+            Verified verified = verify(route, fetched, child.digest());
+            syncReferences(route, repository, verified.manifest(), depth + 1);
+            registry.manifests().storeFetched(repository, verified.digest(), verified.manifest(), fetched.body(), null);
+        }
+        for (var blob : manifest.references()) {
+            if (manifest.manifests().contains(blob) || dev.berth.oci.MediaTypes.isNonDistributable(blob.mediaType())) {
+                continue;
+            }
+            BlobFetch fetch = cachedOrFetching(route, repository, blob.digest());
+            if (fetch != null) {
+                fetch.awaitVerified();
+            }
+        }
     }
 
     // --- blobs -----------------------------------------------------------------------------------------------
@@ -246,31 +316,46 @@ public final class PullThrough implements AutoCloseable {
         if (route.isEmpty()) {
             return registry.blobs().open(repository, digest);
         }
+        return openBlob(route.get(), repository, digest);
+    }
+
+    private SeekableByteChannel openBlob(Mirrors.Route route, String repository, Digest digest) {
+        BlobFetch fetch = cachedOrFetching(route, repository, digest);
+        try {
+            return counting(route, fetch == null ? registry.blobs().open(repository, digest) : fetch.reader());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Null when the repository already holds the blob (linking bytes stored for another repository once the
+     * upstream confirms this one has them too); otherwise the one download of it, started if need be.
+     */
+    private BlobFetch cachedOrFetching(Mirrors.Route route, String repository, Digest digest) {
         if (meta.linkedBlobSize(repository, digest).isPresent()) {
             metrics.answered("blob", "hit");
-            return counting(route.get(), registry.blobs().open(repository, digest));
+            return null;
         }
-        UpstreamClient client = clients.get(route.get().mirror());
         try {
             var stored = store.size(digest);
             if (stored.isPresent()) {
-                // The bytes are here from another repository; the upstream still decides whether this one has them.
-                client.headBlob(route.get().upstreamRepository(), digest);
+                clients.get(route.mirror()).headBlob(route.upstreamRepository(), digest);
                 meta.linkBlob(repository, digest, stored.getAsLong());
                 metrics.answered("blob", "hit");
-                return counting(route.get(), registry.blobs().open(repository, digest));
+                return null;
             }
             String key = repository + "@" + digest;
             BlobFetch fetch = fetching.get(key);
             if (fetch == null) {
                 fetch = blobFlights.run(key, () -> {
                     BlobFetch running = fetching.get(key);
-                    return running != null ? running : start(route.get(), repository, digest);
+                    return running != null ? running : start(route, repository, digest);
                 });
             }
-            return counting(route.get(), fetch.reader());
+            return fetch;
         } catch (UpstreamException e) {
-            throw refusal(route.get(), e, "blob " + digest);
+            throw refusal(route, e, "blob " + digest);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (RegistryException | UncheckedIOException e) {
@@ -365,6 +450,9 @@ public final class PullThrough implements AutoCloseable {
      * is passed on with its Retry-After; anything else is a 502 naming the upstream and its reason.
      */
     private static RegistryException refusal(Mirrors.Route route, UpstreamException e, String what) {
+        if (e.kind() != UpstreamException.Kind.NOT_FOUND) {
+            LOG.warn("cannot serve {} of {}: {}", what, route.upstreamRepository(), e.getMessage());
+        }
         return switch (e.kind()) {
             case NOT_FOUND -> RegistryException.of(what.startsWith("blob") ? ErrorCode.BLOB_UNKNOWN : ErrorCode.MANIFEST_UNKNOWN,
                     what + " not found upstream at " + route.mirror().name() + " (" + route.upstreamRepository() + ")");
@@ -373,7 +461,7 @@ public final class PullThrough implements AutoCloseable {
                         + route.mirror().name() + " is rate-limiting Berth and " + what + " is not cached");
                 yield e.retryAfter() == null ? r : r.withHeader("Retry-After", Long.toString(e.retryAfter().toSeconds()));
             }
-            default -> RegistryException.of(ErrorCode.UNSUPPORTED, 502, e.getMessage() + "; " + what + " is not cached");
+            default -> RegistryException.of(ErrorCode.UNAVAILABLE, 502, e.getMessage() + "; " + what + " is not cached");
         };
     }
 

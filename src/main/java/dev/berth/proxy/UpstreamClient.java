@@ -2,6 +2,8 @@ package dev.berth.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.berth.config.SyncConfig;
+import dev.berth.config.TlsKeys;
 import dev.berth.oci.Digest;
 import dev.berth.oci.MediaTypes;
 import java.io.IOException;
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,6 +32,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Request;
@@ -95,8 +101,17 @@ public final class UpstreamClient implements AutoCloseable {
         this.clock = clock;
         this.counter = counter;
         SslContextFactory.Client tls = new SslContextFactory.Client(!mirror.config().tlsVerify());
+        if (!mirror.config().tlsVerify()) {
+            LOG.warn("tlsVerify is false for {}: its certificates are not checked", mirror.name());
+        }
         if (mirror.config().certDir() != null) {
-            tls.setTrustStore(trustStore(mirror.config().certDir()));
+            Path dir = mirror.config().certDir();
+            tls.setTrustStore(trustStore(dir));
+            // zot's certDir: ca.crt to trust, and client.cert + client.key when the upstream wants mutual TLS.
+            if (Files.isRegularFile(dir.resolve("client.cert")) && Files.isRegularFile(dir.resolve("client.key"))) {
+                tls.setKeyStore(TlsKeys.load(dir.resolve("client.cert"), dir.resolve("client.key")));
+                tls.setKeyStorePassword(new String(TlsKeys.PASSWORD));
+            }
         }
         ClientConnector connector = new ClientConnector();
         connector.setSslContextFactory(tls);
@@ -109,11 +124,23 @@ public final class UpstreamClient implements AutoCloseable {
         http.start();
     }
 
-    /** The CA certificates of a Docker-style certs directory ({@code *.crt}) added to the JDK's own. */
+    /**
+     * The JDK's trusted CAs plus every {@code *.crt} of a certs directory, as zot adds {@code ca.crt} to the
+     * system pool: an upstream with a private CA is trusted without distrusting the public ones.
+     */
     private static KeyStore trustStore(Path dir) throws Exception {
         KeyStore store = KeyStore.getInstance("PKCS12");
         store.load(null, null);
         int i = 0;
+        TrustManagerFactory system = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        system.init((KeyStore) null);
+        for (TrustManager manager : system.getTrustManagers()) {
+            if (manager instanceof X509TrustManager x509) {
+                for (X509Certificate ca : x509.getAcceptedIssuers()) {
+                    store.setCertificateEntry("system" + i++, ca);
+                }
+            }
+        }
         CertificateFactory factory = CertificateFactory.getInstance("X.509");
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.crt")) {
             for (Path file : files) {
@@ -278,22 +305,25 @@ public final class UpstreamClient implements AutoCloseable {
     private Streamed authorized(String method, URI uri, String accept, String repository)
             throws IOException, TimeoutException, ExecutionException, InterruptedException, UpstreamException {
         String scope = repository == null ? "registry:catalog:*" : "repository:" + repository + ":pull";
-        String authorization = cachedAuthorization(scope);
+        // Tokens and credentials belong to the URL's registry, never to a fail-over one.
+        SyncConfig.Login login = mirror.config().login(uri);
+        String tokenKey = SyncConfig.authority(uri) + " " + scope;
+        String authorization = cachedAuthorization(tokenKey);
         Streamed r = exchange(method, uri, accept, authorization);
         if (r.status() != 401) {
             return r;
         }
         String challenge = r.header("WWW-Authenticate");
         r.close();
-        authorization = answer(challenge, scope);
+        authorization = answer(challenge, scope, tokenKey, login);
         if (authorization == null) {
             return exchange(method, uri, accept, null); // nothing to answer with: let the caller see the 401
         }
         return exchange(method, uri, accept, authorization);
     }
 
-    private String cachedAuthorization(String scope) {
-        Token token = tokens.get(scope);
+    private String cachedAuthorization(String tokenKey) {
+        Token token = tokens.get(tokenKey);
         if (token != null && token.expires().isAfter(clock.instant())) {
             return "Bearer " + token.value();
         }
@@ -301,12 +331,9 @@ public final class UpstreamClient implements AutoCloseable {
     }
 
     /** Works out the Authorization header a challenge asks for, fetching a token if it is a Bearer challenge. */
-    private String answer(String challenge, String scope) throws UpstreamException {
-        if (challenge == null) {
-            return basic();
-        }
-        if (challenge.regionMatches(true, 0, "Basic", 0, 5)) {
-            return basic();
+    private String answer(String challenge, String scope, String tokenKey, SyncConfig.Login login) throws UpstreamException {
+        if (challenge == null || challenge.regionMatches(true, 0, "Basic", 0, 5)) {
+            return basic(login);
         }
         if (!challenge.regionMatches(true, 0, "Bearer", 0, 6)) {
             return null;
@@ -326,7 +353,7 @@ public final class UpstreamClient implements AutoCloseable {
             url.append("service=").append(URLEncoder.encode(params.get("service"), StandardCharsets.UTF_8)).append('&');
         }
         url.append("scope=").append(URLEncoder.encode(wanted, StandardCharsets.UTF_8));
-        try (Streamed r = exchange("GET", URI.create(url.toString()), "application/json", basic())) {
+        try (Streamed r = exchange("GET", URI.create(url.toString()), "application/json", basic(login))) {
             if (r.status() != 200) {
                 throw new UpstreamException(UpstreamException.Kind.REFUSED, r.status(),
                         "the token service of " + mirror.name() + " answered " + r.status());
@@ -338,7 +365,7 @@ public final class UpstreamClient implements AutoCloseable {
                         + " gave no token");
             }
             long seconds = body.path("expires_in").asLong(60);
-            tokens.put(scope, new Token(token, clock.instant().plusSeconds(Math.max(10, seconds - 10))));
+            tokens.put(tokenKey, new Token(token, clock.instant().plusSeconds(Math.max(10, seconds - 10))));
             return "Bearer " + token;
         } catch (IOException | TimeoutException | ExecutionException e) {
             throw unavailable("token from " + realm, e);
@@ -348,13 +375,12 @@ public final class UpstreamClient implements AutoCloseable {
         }
     }
 
-    private String basic() {
-        String user = mirror.config().username();
-        String password = mirror.config().password();
-        if (user == null || password == null) {
+    private static String basic(SyncConfig.Login login) {
+        if (login == null) {
             return null;
         }
-        return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+        return "Basic " + Base64.getEncoder().encodeToString((login.username() + ":" + login.password())
+                .getBytes(StandardCharsets.UTF_8));
     }
 
     /**
@@ -412,10 +438,29 @@ public final class UpstreamClient implements AutoCloseable {
         }
     }
 
+    /**
+     * What went wrong, in words an operator can act on: the innermost cause's message (an unknown CA, a refused
+     * connection, a timeout), never a wrapper's class name.
+     */
+    static String reason(Throwable failure) {
+        Throwable root = failure;
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.security.cert.CertPathBuilderException
+                    || t instanceof java.security.cert.CertPathValidatorException) {
+                return "its TLS certificate is not trusted (put its CA in certDir as ca.crt, or set tlsVerify"
+                        + " false): " + t.getMessage();
+            }
+            root = t;
+        }
+        String message = root.getMessage();
+        String kind = root.getClass().getSimpleName();
+        return message == null || message.isBlank() ? kind : kind + ": " + message;
+    }
+
     private UpstreamException unavailable(String what, Exception cause) {
         LOG.debug("upstream {}: {} failed: {}", mirror.name(), what, cause.toString());
         return new UpstreamException(UpstreamException.Kind.UNAVAILABLE, 0, "upstream " + mirror.name()
-                + " cannot be reached (" + cause.getClass().getSimpleName() + ")", null, cause);
+                + " cannot be reached: " + reason(cause), null, cause);
     }
 
     @Override

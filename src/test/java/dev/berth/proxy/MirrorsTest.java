@@ -9,12 +9,13 @@ import dev.berth.oci.RegistryException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class MirrorsTest {
     private static SyncConfig.Upstream upstream(String url, List<SyncConfig.Content> content, List<String> unprefixed) {
         return new SyncConfig.Upstream(List.of(URI.create(url)), true, null, content, true, null, 0, Duration.ZERO,
-                SyncConfig.DEFAULT_FRESHNESS, unprefixed, List.of(), null, null);
+                SyncConfig.DEFAULT_FRESHNESS, unprefixed, List.of(), Map.of());
     }
 
     private static SyncConfig.Content content(String prefix, String destination, boolean strip) {

@@ -54,7 +54,7 @@ class PullThroughTest {
     static SyncConfig.Upstream upstream(URI url, String destination, List<String> unprefixed, Duration freshness) {
         return new SyncConfig.Upstream(List.of(url), true, null,
                 List.of(new SyncConfig.Content("**", destination, false, null, null, false)), true, null, 1,
-                Duration.ofMillis(50), freshness, unprefixed, List.of(), null, null);
+                Duration.ofMillis(50), freshness, unprefixed, List.of(), Map.of());
     }
 
     @AfterAll
@@ -97,6 +97,8 @@ class PullThroughTest {
             assertThat(blob.status()).isEqualTo(200);
             assertThat(blob.body()).isEqualTo(layer);
         }
+        assertThat(hub.count("GET", "blob")).as("one request per cold blob").isEqualTo(image.blobs().size());
+        assertThat(hub.count("HEAD", "blob")).as("a GET needs no HEAD first").isZero();
         int before = hub.total();
         assertThat(client().get("/v2/docker.io/library/" + name + "/manifests/3.20").body()).isEqualTo(image.manifest());
         for (byte[] layer : image.blobs()) {
@@ -213,6 +215,97 @@ class PullThroughTest {
                 Response missing = mirror.client().get("/v2/flaky/" + repo + "/manifests/never");
                 assertThat(missing.status()).isEqualTo(404);
                 assertThat(missing.errorCode()).isEqualTo("MANIFEST_UNKNOWN");
+            } finally {
+                mirror.afterAll(null);
+            }
+        }
+    }
+
+    /** The sum of every sample of {@code metric} whose labels contain each of {@code labels}, from /metrics. */
+    private double metric(String metric, String... labels) {
+        double sum = 0;
+        for (String line : client().get("/metrics").text().split("\n")) {
+            if (!line.startsWith(metric + "{")) {
+                continue;
+            }
+            String labelSet = line.substring(metric.length(), line.lastIndexOf('}') + 1);
+            if (java.util.Arrays.stream(labels).allMatch(labelSet::contains)) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
+    @Test
+    void metricsCountUpstreamRequestsHitsMissesAndBytes() {
+        String name = unique("counted");
+        Image image = upstreamImage(name, "v1", 100_000);
+        byte[] layer = image.blobs().get(0);
+        String upstream = "upstream=\"" + hub.uri().getHost() + ":" + hub.uri().getPort() + "\"";
+        double requests = metric("berth_upstream_requests_total", upstream, "method=\"GET\"", "status=\"200\"");
+        double misses = metric("berth_cache_requests_total", "kind=\"blob\"", "result=\"miss\"");
+        double hits = metric("berth_cache_requests_total", "kind=\"blob\"", "result=\"hit\"");
+        double fetched = metric("berth_upstream_bytes_total", upstream);
+        double served = metric("berth_mirror_served_bytes_total", upstream);
+
+        client().get("/v2/docker.io/library/" + name + "/manifests/v1");
+        String blob = "/v2/docker.io/library/" + name + "/blobs/" + TestImages.sha256(layer);
+        assertThat(client().get(blob).body()).isEqualTo(layer);
+        assertThat(client().get(blob).body()).isEqualTo(layer);
+
+        assertThat(metric("berth_upstream_requests_total", upstream, "method=\"GET\"", "status=\"200\"") - requests)
+                .as("manifest, token(s) and one blob").isGreaterThanOrEqualTo(2);
+        assertThat(metric("berth_cache_requests_total", "kind=\"blob\"", "result=\"miss\"") - misses).isEqualTo(1);
+        assertThat(metric("berth_cache_requests_total", "kind=\"blob\"", "result=\"hit\"") - hits).isEqualTo(1);
+        assertThat(metric("berth_upstream_bytes_total", upstream) - fetched).isEqualTo(layer.length);
+        assertThat(metric("berth_mirror_served_bytes_total", upstream) - served).isEqualTo(2.0 * layer.length);
+    }
+
+    @Test
+    void aDeletedCachedImageIsFetchedAgainOnTheNextPull() {
+        String name = unique("evicted");
+        Image image = upstreamImage(name, "v1", 1000);
+        String repo = "/v2/docker.io/library/" + name;
+        byte[] layer = image.blobs().get(0);
+        assertThat(client().get(repo + "/manifests/v1").status()).isEqualTo(200);
+        assertThat(client().get(repo + "/blobs/" + TestImages.sha256(layer)).status()).isEqualTo(200);
+
+        assertThat(client().delete(repo + "/manifests/" + image.digest()).status()).isEqualTo(202);
+        assertThat(client().delete(repo + "/blobs/" + TestImages.sha256(layer)).status()).isEqualTo(202);
+        hub.reset();
+        assertThat(client().get(repo + "/manifests/v1").body()).isEqualTo(image.manifest());
+        assertThat(client().get(repo + "/blobs/" + TestImages.sha256(layer)).body()).isEqualTo(layer);
+        assertThat(hub.count("GET", "manifest")).isEqualTo(1);
+        // The bytes may still be on disk (until garbage collection): then the upstream only confirms the blob.
+        assertThat(hub.count("GET", "blob") + hub.count("HEAD", "blob")).as(hub.calls().toString()).isEqualTo(1);
+    }
+
+    @Test
+    void credentialsGoOnlyToTheRegistryTheyAreFiledFor() throws Exception {
+        try (FakeUpstream primary = new FakeUpstream(UPSTREAM.uri(), true);
+             FakeUpstream fallback = new FakeUpstream(UPSTREAM.uri(), true)) {
+            SyncConfig.Upstream both = new SyncConfig.Upstream(List.of(primary.uri(), fallback.uri()), true, null,
+                    List.of(new SyncConfig.Content("**", "two", false, null, null, false)), true, null, 0,
+                    Duration.ofMillis(10), Duration.ofMinutes(5), List.of(), List.of(),
+                    Map.of(SyncConfig.authority(primary.uri()), new SyncConfig.Login("mirror", "s3cret")));
+            TestBerth mirror = new TestBerth(c -> c.withSync(new SyncConfig(true, List.of(both))));
+            mirror.beforeAll(null);
+            try {
+                String repo = unique("app");
+                UPSTREAM.client().push(repo, "v1", TestImages.image(1, 100));
+                assertThat(mirror.client().get("/v2/two/" + repo + "/manifests/v1").status()).isEqualTo(200);
+                String basic = "Basic " + java.util.Base64.getEncoder().encodeToString("mirror:s3cret".getBytes());
+                assertThat(primary.calls()).filteredOn(c -> c.kind().equals("token")).isNotEmpty()
+                        .allMatch(c -> basic.equals(c.authorization()));
+
+                // The primary fails; the fail-over registry is asked without the primary's password or token.
+                primary.down(true);
+                String other = unique("app");
+                UPSTREAM.client().push(other, "v1", TestImages.image(1, 100));
+                assertThat(mirror.client().get("/v2/two/" + other + "/manifests/v1").status()).isEqualTo(200);
+                assertThat(fallback.calls()).filteredOn(c -> c.kind().equals("token")).isNotEmpty();
+                assertThat(fallback.calls()).allMatch(c -> c.authorization() == null
+                        || c.authorization().startsWith("Bearer ") && fallback.issued(c.authorization().substring(7)));
             } finally {
                 mirror.afterAll(null);
             }

@@ -31,11 +31,14 @@ public final class FakeUpstream implements AutoCloseable {
     public enum Fault { NONE, STATUS_429, STATUS_500, STATUS_404, DROP_MID_BODY, TRUNCATE, WRONG_BYTES, SLOW_BODY }
 
     /** What a request was: method and kind (manifest, blob, token, ping, other), for counting and faults. */
-    public record Call(String method, String kind, String path) {
+    public record Call(String method, String kind, String path, String authorization) {
     }
 
     private final URI target;
     private final boolean requireToken;
+    private static final java.util.concurrent.atomic.AtomicInteger INSTANCES = new java.util.concurrent.atomic.AtomicInteger();
+    private final int id = INSTANCES.incrementAndGet();
+    private final java.util.Set<String> issued = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final Server server;
     private final HttpClient forward = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
     private final Map<String, AtomicInteger> counts = new ConcurrentHashMap<>();
@@ -75,6 +78,11 @@ public final class FakeUpstream implements AutoCloseable {
     public int count(String method, String kind) {
         AtomicInteger c = counts.get(method + " " + kind);
         return c == null ? 0 : c.get();
+    }
+
+    /** Whether this upstream's token service issued {@code token}: a token from elsewhere is refused. */
+    public boolean issued(String token) {
+        return issued.contains(token);
     }
 
     public int total() {
@@ -117,12 +125,15 @@ public final class FakeUpstream implements AutoCloseable {
         if (path.endsWith("/tags/list")) {
             return "tags";
         }
+        if (path.equals("/v2/_catalog")) {
+            return "catalog";
+        }
         return "other";
     }
 
     private void serve(Request request, Response response) throws Exception {
         String path = request.getHttpURI().getPath();
-        Call call = new Call(request.getMethod(), kind(path), path);
+        Call call = new Call(request.getMethod(), kind(path), path, request.getHeaders().get(HttpHeader.AUTHORIZATION));
         calls.add(call);
         counts.computeIfAbsent(call.method() + " " + call.kind(), k -> new AtomicInteger()).incrementAndGet();
         if (down) {
@@ -130,15 +141,19 @@ public final class FakeUpstream implements AutoCloseable {
             throw new IOException("upstream is down");
         }
         if (call.kind().equals("token")) {
-            write(request, response, 200, "application/json", ("{\"token\":\"t-" + tokens.incrementAndGet() + "\",\"expires_in\":300}")
+            String token = "t-" + id + "-" + tokens.incrementAndGet();
+            issued.add(token);
+            write(request, response, 200, "application/json", ("{\"token\":\"" + token + "\",\"expires_in\":300}")
                     .getBytes(StandardCharsets.UTF_8));
             return;
         }
         String authorization = request.getHeaders().get(HttpHeader.AUTHORIZATION);
-        if (requireToken && (authorization == null || !authorization.startsWith("Bearer t-"))) {
-            String repo = path.replaceFirst("^/v2/(.+)/(manifests|blobs|tags)/.*$", "$1");
+        if (requireToken && (authorization == null || !authorization.startsWith("Bearer ")
+                || !issued.contains(authorization.substring(7)))) {
+            String scope = call.kind().equals("catalog") ? "registry:catalog:*"
+                    : "repository:" + path.replaceFirst("^/v2/(.+)/(manifests|blobs|tags)/.*$", "$1") + ":pull";
             response.getHeaders().put("WWW-Authenticate", "Bearer realm=\"" + uri() + "/token\",service=\"fake-hub\","
-                    + "scope=\"repository:" + repo + ":pull\"");
+                    + "scope=\"" + scope + "\"");
             write(request, response, 401, "application/json", "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}".getBytes(StandardCharsets.UTF_8));
             return;
         }
