@@ -26,6 +26,7 @@ final class BlobsHandler {
     void handle(Exchange ex, String repository, String rawDigest) throws IOException {
         Digest digest = Digest.parse(rawDigest);
         if (ex.method().equals("DELETE")) {
+            reads.settle(repository, digest);
             blobs.delete(repository, digest);
             ex.send(202);
             return;

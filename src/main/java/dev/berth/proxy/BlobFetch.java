@@ -17,7 +17,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * A cold blob on its way from upstream: written into an upload and hashed as it arrives, while any number of
  * clients read it from the same file. Readers are held back from the last byte until the digest has been
  * verified, so a client never receives a whole body whose bytes were wrong: on a mismatch (or a broken
- * download) every reader's stream fails and nothing is kept.
+ * download) every reader's stream fails and nothing is kept. Verified bytes are released to readers before
+ * they are made durable (fsync, rename, database row): a client need not wait for the disk, and the cache
+ * still records the blob only once it is safely stored.
  */
 final class BlobFetch {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BlobFetch.class);
@@ -30,7 +32,10 @@ final class BlobFetch {
     private final Condition progress = lock.newCondition();
     private long length = -1;
     private long written;
+    /** Every byte is here and hashes to the digest: readers may have them all. */
     private boolean verified;
+    /** Committed to the store and linked: the blob is cached. */
+    private boolean stored;
     private Exception failure;
 
     BlobFetch(BlobStore store, Digest digest) {
@@ -61,6 +66,11 @@ final class BlobFetch {
                 byte[] chunk = new byte[CHUNK];
                 int n;
                 while ((n = in.read(chunk)) >= 0) {
+                    // Take whatever else has already arrived: fewer, larger writes and reader wake-ups, and no
+                    // waiting for more than the network has delivered.
+                    for (int more; n < chunk.length && in.available() > 0 && (more = in.read(chunk, n, chunk.length - n)) > 0; ) {
+                        n += more;
+                    }
                     if (n == 0) {
                         continue;
                     }
@@ -70,11 +80,18 @@ final class BlobFetch {
                     }
                     advance(sink.size());
                 }
+                if (declaredLength >= 0 && written != declaredLength) {
+                    throw new IOException("upstream sent " + written + " of the " + declaredLength + " bytes it announced");
+                }
+                var hashed = sink.digest();
+                if (hashed.isPresent()) {
+                    if (!hashed.get().equals(digest)) {
+                        throw new IOException("upstream bytes hash to " + hashed.get() + ", not " + digest);
+                    }
+                    release();
+                }
             }
-            if (declaredLength >= 0 && written != declaredLength) {
-                throw new IOException("upstream sent " + written + " of the " + declaredLength + " bytes it announced");
-            }
-            long size = store.commitUpload(upload, digest);
+            long size = store.commitUpload(upload, digest); // verifies again when the hash above was not kept
             completion.complete(size);
             finish(null);
         } catch (Exception e) {
@@ -98,13 +115,31 @@ final class BlobFetch {
         }
     }
 
+    /** The bytes are verified: readers may have the last one. */
+    private void release() {
+        lock.lock();
+        try {
+            verified = true;
+            if (length < 0) {
+                length = written;
+            }
+            progress.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void finish(Exception failed) {
         lock.lock();
         try {
-            failure = failed;
-            verified = failed == null;
-            if (verified && length < 0) {
-                length = written;
+            if (failed == null) {
+                stored = true;
+                verified = true;
+                if (length < 0) {
+                    length = written;
+                }
+            } else {
+                failure = failed;
             }
             progress.signalAll();
         } finally {
@@ -119,18 +154,29 @@ final class BlobFetch {
             while (length < 0 && !verified && failure == null) {
                 progress.awaitUninterruptibly();
             }
-            throwIfFailed();
+            if (!verified) {
+                throwIfFailed();
+            }
             return length;
         } finally {
             lock.unlock();
         }
     }
 
-    /** Blocks until the whole blob is verified (for callers that need the complete blob). */
-    void awaitVerified() throws IOException {
+    /** Blocks until the blob is stored and linked (for callers that build on it, such as sync). */
+    void awaitStored() throws IOException {
+        await(() -> stored);
+    }
+
+    /** Blocks until every byte is here and verified. */
+    private void awaitVerified() throws IOException {
+        await(() -> verified);
+    }
+
+    private void await(java.util.function.BooleanSupplier done) throws IOException {
         lock.lock();
         try {
-            while (!verified && failure == null) {
+            while (!done.getAsBoolean() && failure == null) {
                 try {
                     progress.await();
                 } catch (InterruptedException e) {
@@ -138,7 +184,9 @@ final class BlobFetch {
                     throw new java.io.InterruptedIOException("interrupted while waiting for " + digest);
                 }
             }
-            throwIfFailed();
+            if (!done.getAsBoolean()) {
+                throwIfFailed();
+            }
         } finally {
             lock.unlock();
         }
@@ -155,7 +203,9 @@ final class BlobFetch {
         lock.lock();
         try {
             while (true) {
-                throwIfFailed();
+                if (!verified) {
+                    throwIfFailed(); // verified bytes stay readable even if storing them fails afterwards
+                }
                 long allowed = verified ? written : Math.max(0, written - 1);
                 if (allowed > position || (verified && position >= written)) {
                     return allowed;
@@ -182,7 +232,7 @@ final class BlobFetch {
                 try {
                     file = store.readUpload(upload);
                 } catch (NoSuchFileException committed) {
-                    awaitVerified(); // it was renamed into place: read the stored blob
+                    awaitStored(); // it was renamed into place: read the stored blob
                     file = store.open(digest);
                 }
             }

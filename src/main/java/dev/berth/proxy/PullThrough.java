@@ -277,7 +277,7 @@ public final class PullThrough implements AutoCloseable {
             }
             BlobFetch fetch = cachedOrFetching(route, repository, blob.digest());
             if (fetch != null) {
-                fetch.awaitVerified();
+                fetch.awaitStored();
             }
         }
     }
@@ -290,17 +290,17 @@ public final class PullThrough implements AutoCloseable {
         if (route.isEmpty()) {
             return registry.blobs().size(repository, digest);
         }
-        var linked = meta.linkedBlobSize(repository, digest);
-        if (linked.isPresent()) {
-            return linked.getAsLong();
-        }
-        BlobFetch inFlight = fetching.get(repository + "@" + digest);
+        BlobFetch inFlight = fetching.get(repository + "@" + digest); // before the link: see cachedOrFetching
         try {
             if (inFlight != null) {
                 long length = inFlight.awaitLength();
                 if (length >= 0) {
                     return length;
                 }
+            }
+            var linked = meta.linkedBlobSize(repository, digest);
+            if (linked.isPresent()) {
+                return linked.getAsLong();
             }
             return clients.get(route.get().mirror()).headBlob(route.get().upstreamRepository(), digest);
         } catch (UpstreamException e) {
@@ -333,6 +333,13 @@ public final class PullThrough implements AutoCloseable {
      * upstream confirms this one has them too); otherwise the one download of it, started if need be.
      */
     private BlobFetch cachedOrFetching(Mirrors.Route route, String repository, Digest digest) {
+        // In-flight first: a download leaves this map only after its blob is linked, so no request falls between.
+        String key = repository + "@" + digest;
+        BlobFetch inFlight = fetching.get(key);
+        if (inFlight != null) {
+            metrics.answered("blob", "hit"); // joins the one download: no request of its own upstream
+            return inFlight;
+        }
         if (meta.linkedBlobSize(repository, digest).isPresent()) {
             metrics.answered("blob", "hit");
             return null;
@@ -345,15 +352,14 @@ public final class PullThrough implements AutoCloseable {
                 metrics.answered("blob", "hit");
                 return null;
             }
-            String key = repository + "@" + digest;
-            BlobFetch fetch = fetching.get(key);
-            if (fetch == null) {
-                fetch = blobFlights.run(key, () -> {
-                    BlobFetch running = fetching.get(key);
-                    return running != null ? running : start(route, repository, digest);
-                });
-            }
-            return fetch;
+            return blobFlights.run(key, () -> {
+                BlobFetch running = fetching.get(key);
+                if (running != null) {
+                    metrics.answered("blob", "hit");
+                    return running;
+                }
+                return start(route, repository, digest);
+            });
         } catch (UpstreamException e) {
             throw refusal(route, e, "blob " + digest);
         } catch (IOException e) {
@@ -379,9 +385,8 @@ public final class PullThrough implements AutoCloseable {
         fetching.put(key, fetch); // joinable before the first byte arrives
         Thread.ofVirtual().name("berth-fetch-" + digest.hex().substring(0, 12)).start(() -> {
             try {
-                fetch.download(response.body(), response.length(), size -> {
+                fetch.download(countingFetched(route, response.body()), response.length(), size -> {
                     meta.linkBlob(repository, digest, size);
-                    metrics.fetched(route.mirror().name(), size);
                     LOG.info("cached {}@{} ({} bytes) from {}", repository, digest, size, route.mirror().name());
                 });
             } finally {
@@ -390,6 +395,45 @@ public final class PullThrough implements AutoCloseable {
             }
         });
         return fetch;
+    }
+
+    /**
+     * Waits for a download of this blob into this repository to be stored, if one is running: a client may have
+     * every byte before the blob is recorded, and what it does next (a delete, say) must find it recorded.
+     */
+    public void settle(String repository, Digest digest) {
+        BlobFetch running = fetching.get(repository + "@" + digest);
+        if (running != null) {
+            try {
+                running.awaitStored();
+            } catch (IOException failed) {
+                // the download failed: nothing was recorded, which is what the caller finds
+            }
+        }
+    }
+
+    /** Counts bytes as they arrive from upstream, so a download that fails part-way is counted too. */
+    private java.io.InputStream countingFetched(Mirrors.Route route, java.io.InputStream body) {
+        String upstream = route.mirror().name();
+        return new java.io.FilterInputStream(body) {
+            @Override
+            public int read() throws IOException {
+                int b = super.read();
+                if (b >= 0) {
+                    metrics.fetched(upstream, 1);
+                }
+                return b;
+            }
+
+            @Override
+            public int read(byte[] bytes, int offset, int length) throws IOException {
+                int n = super.read(bytes, offset, length);
+                if (n > 0) {
+                    metrics.fetched(upstream, n);
+                }
+                return n;
+            }
+        };
     }
 
     /** Counts the bytes clients read from a mirrored repository. */

@@ -121,6 +121,8 @@ public final class UpstreamClient implements AutoCloseable {
         http.setFollowRedirects(false);
         http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "berth/" + dev.berth.Berth.version()));
         http.setMaxConnectionsPerDestination(64);
+        // Larger reads from the socket: blobs are big, and each chunk costs a hand-off to the reading thread.
+        http.setResponseBufferSize(128 * 1024);
         http.start();
     }
 

@@ -55,6 +55,13 @@ public interface BlobStore extends Closeable {
         void write(byte[] bytes, int offset, int length) throws IOException;
 
         long size();
+
+        /**
+         * The digest of the whole upload as written so far, when the store hashed it on the way in; empty when
+         * it did not (then only {@link #commitUpload} can tell). Lets a reader learn the bytes are right before
+         * they are made durable.
+         */
+        java.util.Optional<Digest> digest() throws IOException;
     }
 
     /** Cuts an upload back to {@code size} bytes, undoing an append that turned out to be invalid. */

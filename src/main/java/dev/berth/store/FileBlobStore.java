@@ -8,6 +8,7 @@ import dev.berth.oci.ErrorCode;
 import dev.berth.oci.RegistryException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
@@ -20,8 +21,13 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -152,16 +158,20 @@ public final class FileBlobStore implements BlobStore {
         return FileChannel.open(uploadPath(id), StandardOpenOption.READ);
     }
 
-    /** Writes then hashes each piece, so the running hash never covers bytes that did not reach the file. */
+    /**
+     * Writes each piece, then hands it to a background hasher: writing and hashing overlap, as {@code tee} and
+     * {@code openssl dgst} do in a pipe, and the running hash still never covers bytes that did not reach the
+     * file. Closing (or asking for the digest) waits for the hasher to catch up.
+     */
     private static final class Sink implements UploadSink {
         private final FileChannel out;
-        private final RunningHash hash;
+        private final BackgroundHash hasher;
         private long size;
 
         Sink(FileChannel out, long size, RunningHash hash) {
             this.out = out;
             this.size = size;
-            this.hash = hash;
+            this.hasher = hash == null ? null : new BackgroundHash(hash);
         }
 
         @Override
@@ -171,8 +181,8 @@ public final class FileBlobStore implements BlobStore {
                 out.write(buffer);
             }
             size += length;
-            if (hash != null) {
-                hash.update(bytes, offset, length);
+            if (hasher != null) {
+                hasher.submit(bytes, offset, length);
             }
         }
 
@@ -182,8 +192,99 @@ public final class FileBlobStore implements BlobStore {
         }
 
         @Override
+        public Optional<Digest> digest() throws IOException {
+            if (hasher == null) {
+                return Optional.empty();
+            }
+            RunningHash hash = hasher.drain();
+            return hash.offset == size ? Optional.of(hash.snapshot()) : Optional.empty();
+        }
+
+        @Override
         public void close() throws IOException {
-            out.close();
+            try {
+                if (hasher != null) {
+                    hasher.drain();
+                }
+            } finally {
+                out.close();
+            }
+        }
+    }
+
+    /**
+     * Feeds a running hash on another thread, in order: small writes are gathered into pieces of 256 KiB, and
+     * at most a few pieces are held in memory; a writer that gets ahead waits for the hasher.
+     */
+    private static final class BackgroundHash {
+        private static final int PIECE = 256 * 1024;
+        private static final int DEPTH = 8;
+        private static final Executor HASHERS = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("berth-hash-", 0).factory());
+
+        private final RunningHash hash;
+        private final ArrayBlockingQueue<byte[]> free = new ArrayBlockingQueue<>(DEPTH);
+        private CompletableFuture<Void> pending = CompletableFuture.completedFuture(null);
+        private int allocated;
+        private byte[] piece;
+        private int filled;
+
+        BackgroundHash(RunningHash hash) {
+            this.hash = hash;
+        }
+
+        void submit(byte[] bytes, int offset, int length) throws IOException {
+            for (int from = offset, left = length; left > 0; ) {
+                if (piece == null) {
+                    piece = takeBuffer();
+                    filled = 0;
+                }
+                int n = Math.min(left, PIECE - filled);
+                System.arraycopy(bytes, from, piece, filled, n);
+                filled += n;
+                from += n;
+                left -= n;
+                if (filled == PIECE) {
+                    dispatch();
+                }
+            }
+        }
+
+        private void dispatch() {
+            byte[] full = piece;
+            int n = filled;
+            piece = null;
+            filled = 0;
+            pending = pending.thenRunAsync(() -> {
+                hash.update(full, 0, n);
+                free.add(full);
+            }, HASHERS);
+        }
+
+        private byte[] takeBuffer() throws IOException {
+            byte[] buffer = free.poll();
+            if (buffer != null) {
+                return buffer;
+            }
+            if (allocated < DEPTH) {
+                allocated++;
+                return new byte[PIECE];
+            }
+            try {
+                return free.take(); // the hasher is behind: wait for it rather than hold more in memory
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while hashing");
+            }
+        }
+
+        /** Waits until every byte submitted so far is hashed. */
+        RunningHash drain() {
+            if (piece != null && filled > 0) {
+                dispatch();
+            }
+            pending.join();
+            return hash;
         }
     }
 

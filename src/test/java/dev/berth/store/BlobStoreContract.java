@@ -157,6 +157,28 @@ public abstract class BlobStoreContract {
     }
 
     @Test
+    void aSinkReadableWhileWrittenKnowsItsDigestBeforeTheCommit() throws Exception {
+        byte[] content = random(300_000, 8);
+        Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+        String id = newId();
+        store.createUpload(id, DigestAlgorithm.SHA256);
+        try (BlobStore.UploadSink sink = store.openUploadSink(id); SeekableByteChannel reader = store.readUpload(id)) {
+            sink.write(content, 0, 100_000);
+            ByteBuffer first = ByteBuffer.allocate(100_000);
+            while (first.hasRemaining() && reader.read(first) > 0) {
+                // a reader sees what the sink wrote, before the upload is committed
+            }
+            assertThat(first.array()).isEqualTo(Arrays.copyOf(content, 100_000));
+            sink.write(content, 100_000, content.length - 100_000);
+            assertThat(sink.size()).isEqualTo(content.length);
+            // A store that does not hash as it goes may say nothing, but never something wrong.
+            assertThat(sink.digest()).satisfiesAnyOf(d -> assertThat(d).isEmpty(), d -> assertThat(d).hasValue(digest));
+        }
+        assertThat(store.commitUpload(id, digest)).isEqualTo(content.length);
+        assertThatThrownBy(() -> store.readUpload(id)).isInstanceOf(NoSuchFileException.class);
+    }
+
+    @Test
     void truncateUndoesAnAppend() throws Exception {
         byte[] content = random(1_000, 6);
         String id = newId();

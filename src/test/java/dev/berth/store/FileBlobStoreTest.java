@@ -42,6 +42,17 @@ class FileBlobStoreTest extends BlobStoreContract {
     }
 
     @Test
+    void theFileStoreHashesAsItWritesSoASinkKnowsItsDigest() throws Exception {
+        byte[] content = random(50_000, 13);
+        String id = UUID.randomUUID().toString();
+        store.createUpload(id, DigestAlgorithm.SHA512);
+        try (BlobStore.UploadSink sink = store.openUploadSink(id)) {
+            sink.write(content, 0, content.length);
+            assertThat(sink.digest()).hasValue(Digest.compute(DigestAlgorithm.SHA512, content));
+        }
+    }
+
+    @Test
     void leftoversOfInterruptedWritesAreRemovedAtStart() throws Exception {
         Path leftover = root.resolve("uploads/" + UUID.randomUUID() + ".tmp");
         Files.write(leftover, new byte[] {1});
