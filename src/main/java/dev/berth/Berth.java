@@ -8,6 +8,7 @@ import dev.berth.http.HttpServer;
 import dev.berth.http.Router;
 import dev.berth.meta.JdbcMetadataStore;
 import dev.berth.ops.Audit;
+import dev.berth.ops.GarbageCollector;
 import dev.berth.ops.Health;
 import dev.berth.ops.Metrics;
 import dev.berth.proxy.Mirror;
@@ -32,18 +33,19 @@ import org.slf4j.LoggerFactory;
 public final class Berth implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Berth.class);
 
-    private final FileBlobStore blobs;
-    private final JdbcMetadataStore meta;
+    private final DataDirectory data;
     private final Health health;
     private final HttpServer server;
     private final ScheduledExecutorService maintenance;
     private final PullThrough pullThrough;
     private final Syncer syncer;
+    private final GarbageCollector collector;
 
-    private Berth(FileBlobStore blobs, JdbcMetadataStore meta, Health health, HttpServer server,
-                  ScheduledExecutorService maintenance, PullThrough pullThrough, Syncer syncer) {
-        this.blobs = blobs;
-        this.meta = meta;
+    private Berth(DataDirectory data, Health health, HttpServer server,
+                  ScheduledExecutorService maintenance, PullThrough pullThrough, Syncer syncer,
+                  GarbageCollector collector) {
+        this.collector = collector;
+        this.data = data;
         this.health = health;
         this.server = server;
         this.maintenance = maintenance;
@@ -54,21 +56,23 @@ public final class Berth implements AutoCloseable {
     /** Opens the data directory and starts serving; everything opened is closed again if a step fails. */
     public static Berth start(BerthConfig config) throws Exception {
         HttpServer server = new HttpServer(config.http());
-        Path root = config.storage().rootDirectory().toAbsolutePath();
-        Files.createDirectories(root);
-        FileBlobStore blobs = new FileBlobStore(root);
-        JdbcMetadataStore meta = null;
+        Clock clock = Clock.systemUTC();
+        DataDirectory data = DataDirectory.open(config.storage().rootDirectory(), clock);
+        Path root = data.root();
+        FileBlobStore blobs = data.blobs();
+        JdbcMetadataStore meta = data.meta();
         ScheduledExecutorService maintenance = null;
         PullThrough pullThrough = null;
         Syncer syncer = null;
         try {
-            Clock clock = Clock.systemUTC();
-            meta = JdbcMetadataStore.sqlite(root.resolve("berth.db"), clock);
             Registry registry = Registry.create(blobs, meta, clock);
             Access access = Access.create(config.http(), meta, clock);
             Health health = new Health(() -> Files.isDirectory(root) && Files.isWritable(root));
+            JdbcMetadataStore rows = meta;
             Metrics metrics = config.metrics().enabled() ? new Metrics(clock, () -> access.apiKeys().all().stream()
-                    .map(k -> new Metrics.KeyLifetime(k.owner(), k.label(), k.id(), k.expiresAt())).toList()) : null;
+                    .map(k -> new Metrics.KeyLifetime(k.owner(), k.label(), k.id(), k.expiresAt())).toList(),
+                    () -> rows.repositorySizes().entrySet().stream()
+                            .map(e -> new Metrics.RepositorySize(e.getKey(), e.getValue())).toList()) : null;
             pullThrough = new PullThrough(Mirrors.of(config.sync()), registry, blobs, meta, clock,
                     new ProxyMetrics(metrics == null ? null : metrics.registry()));
             server.start(new Router(registry, pullThrough, access, health, config.http().externalUrl(),
@@ -77,12 +81,20 @@ public final class Berth implements AutoCloseable {
                     Thread.ofPlatform().daemon().name("berth-maintenance").factory());
             JdbcMetadataStore store = meta;
             maintenance.scheduleWithFixedDelay(() -> forgetExpiredSessions(store, clock), 1, 10, TimeUnit.MINUTES);
+            BerthConfig.Gc gc = config.storage().gc();
+            GarbageCollector collector = new GarbageCollector(blobs, meta, registry.locks(), registry.uploads(), clock,
+                    gc.delay(), metrics == null ? (report, failed) -> { } : metrics::gcFinished);
+            if (gc.enabled()) {
+                long every = Math.max(1, gc.interval().toMillis());
+                maintenance.scheduleWithFixedDelay(() -> collectQuietly(collector, gc.dryRun()), every, every,
+                        TimeUnit.MILLISECONDS);
+            }
             health.markStarted();
             LOG.info("Berth {} serving {} with data in {}; {}{}", version(), server.uri(), root, describe(config),
                     describeMirrors(pullThrough.mirrors()));
             syncer = new Syncer(pullThrough);
             syncer.start();
-            return new Berth(blobs, meta, health, server, maintenance, pullThrough, syncer);
+            return new Berth(data, health, server, maintenance, pullThrough, syncer, collector);
         } catch (Exception | Error e) {
             if (syncer != null) {
                 syncer.close();
@@ -93,12 +105,22 @@ public final class Berth implements AutoCloseable {
             if (pullThrough != null) {
                 pullThrough.close();
             }
-            if (meta != null) {
-                meta.close();
-            }
-            blobs.close();
+            data.close();
             throw e;
         }
+    }
+
+    private static void collectQuietly(GarbageCollector collector, boolean dryRun) {
+        try {
+            collector.run(dryRun);
+        } catch (RuntimeException e) {
+            LOG.warn("garbage collection failed; it runs again at the next interval", e);
+        }
+    }
+
+    /** Collects garbage now, as the schedule would (for the command line and tests). */
+    public GarbageCollector.Report collectGarbage(boolean dryRun) {
+        return collector.run(dryRun);
     }
 
     private static void forgetExpiredSessions(JdbcMetadataStore store, Clock clock) {
@@ -177,9 +199,8 @@ public final class Berth implements AutoCloseable {
         } finally {
             try {
                 pullThrough.close();
-                meta.close();
             } finally {
-                blobs.close();
+                data.close();
             }
         }
         LOG.info("Berth stopped");

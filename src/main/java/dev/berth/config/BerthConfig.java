@@ -23,8 +23,24 @@ public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, 
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
     public static final String DEFAULT_REALM = "Berth";
 
-    /** Where everything is kept: blobs, uploads and the SQLite database. */
-    public record Storage(Path rootDirectory) {
+    /** Where everything is kept: blobs, uploads and the SQLite database; and how it is kept clean. */
+    public record Storage(Path rootDirectory, Gc gc) {
+        public Storage(Path rootDirectory) {
+            this(rootDirectory, Gc.DEFAULT);
+        }
+
+        public Storage withGc(Gc newGc) {
+            return new Storage(rootDirectory, newGc);
+        }
+    }
+
+    /**
+     * Garbage collection ({@code storage.gc}, {@code gcDelay}, {@code gcInterval}): every {@code interval}, what
+     * nothing needs any more and is older than {@code delay} is deleted. {@code dryRun}
+     * ({@code storage.retention.dryRun}) only logs what would be deleted.
+     */
+    public record Gc(boolean enabled, Duration delay, Duration interval, boolean dryRun) {
+        public static final Gc DEFAULT = new Gc(true, Duration.ofHours(1), Duration.ofHours(1), false);
     }
 
     /**

@@ -136,11 +136,26 @@ public final class ConfigLoader {
         // Berth always stores each blob once and always fsyncs: these zot switches are satisfied as they are.
         s.bool("dedupe");
         s.bool("commit");
-        s.notYet("gc", "garbage collection is not supported yet", false);
-        s.notYet("gcDelay", "garbage collection is not supported yet", false);
-        s.notYet("gcInterval", "garbage collection is not supported yet", false);
-        s.notYet("gcTimeWindow", "garbage collection is not supported yet", false);
-        s.notYet("retention", "retention policies are not supported yet", false);
+        BerthConfig.Gc defaults = BerthConfig.Gc.DEFAULT;
+        boolean gc = !Boolean.FALSE.equals(s.bool("gc"));
+        Duration gcDelay = s.duration("gcDelay", defaults.delay());
+        if (gcDelay.isNegative()) {
+            s.error("gcDelay", "must not be negative");
+        }
+        Duration gcInterval = s.duration("gcInterval", defaults.interval());
+        if (gc && (gcInterval.isNegative() || gcInterval.isZero())) {
+            s.error("gcInterval", "must be longer than 0 when gc is on");
+        }
+        s.notYet("gcTimeWindow", "garbage collection runs at any time of day; ignored", false);
+        boolean dryRun = false;
+        ConfigSection retention = s.section("retention");
+        if (retention != null) {
+            dryRun = Boolean.TRUE.equals(retention.bool("dryRun"));
+            retention.notYet("delay", "retention uses gcDelay; ignored", false);
+            retention.notYet("policies", "retention policies are not supported yet; untagged manifests are still"
+                    + " collected", false);
+            retention.finish();
+        }
         s.notYet("cacheDriver", "Berth keeps its metadata in its own database; ignored", false);
         s.notYet("subPaths", "sub-path stores are not supported; every repository is kept under rootDirectory", false);
         s.notYet("maxRepos", "repository quotas are not supported yet", false);
@@ -149,7 +164,8 @@ public final class ConfigLoader {
         s.notYet("storageDriver", "remote storage drivers are not supported yet, and starting on local disk instead"
                 + " would put images where you did not ask", true);
         s.finish();
-        return new BerthConfig.Storage(root == null || root.isBlank() ? BerthConfig.DEFAULT_ROOT : Path.of(root));
+        return new BerthConfig.Storage(root == null || root.isBlank() ? BerthConfig.DEFAULT_ROOT : Path.of(root),
+                new BerthConfig.Gc(gc, gcDelay, gcInterval, dryRun));
     }
 
     private BerthConfig.Http readHttp(ConfigSection s) {

@@ -33,6 +33,7 @@ final class Exchange {
     private final String path;
     private Fields query;
     private Identity identity = Identity.ANONYMOUS;
+    private String repository;
 
     Exchange(Request request, Response response, Callback callback) {
         this.request = request;
@@ -57,6 +58,15 @@ final class Exchange {
 
     String path() {
         return path;
+    }
+
+    /** The local repository the request addresses, once the router has worked it out; null otherwise. */
+    String repository() {
+        return repository;
+    }
+
+    void repository(String name) {
+        this.repository = name;
     }
 
     boolean isHead() {

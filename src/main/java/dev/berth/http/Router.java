@@ -48,6 +48,7 @@ public final class Router extends Handler.Abstract {
     private final HealthHandler health;
     private final AuthHandler auth;
     private final MetricsHandler metrics;
+    private final Metrics counters;
     private final Audit audit;
 
     private final Mirrors mirrors;
@@ -64,6 +65,7 @@ public final class Router extends Handler.Abstract {
         this.health = new HealthHandler(health);
         this.auth = new AuthHandler(gate, externalUrl, tls);
         this.metrics = new MetricsHandler(metrics, gate, metricsPath);
+        this.counters = metrics;
         this.audit = audit;
     }
 
@@ -75,6 +77,12 @@ public final class Router extends Handler.Abstract {
                     exchange.identity().source().name().toLowerCase(java.util.Locale.ROOT), request.getMethod(),
                     exchange.path(), request.getHttpURI().getQuery(), failure == null ? response.getStatus() : 0,
                     Request.getRemoteAddr(request)));
+        }
+        if (counters != null) {
+            long started = System.nanoTime();
+            Request.addCompletionListener(request, failure -> counters.request(request.getMethod(),
+                    failure == null ? response.getStatus() : 500, exchange.repository(),
+                    MANIFEST.matcher(exchange.path()).matches(), System.nanoTime() - started));
         }
         try {
             refuseAmbiguousRequests(exchange);
@@ -262,6 +270,7 @@ public final class Router extends Handler.Abstract {
     private String name(Exchange ex, Matcher m) {
         String written = Names.requireRepository(m.group(1));
         if (mirrors.isEmpty()) {
+            ex.repository(written);
             return written;
         }
         String ns = ex.query("ns");
@@ -269,6 +278,7 @@ public final class Router extends Handler.Abstract {
         if (ns != null) {
             ex.header("OCI-Namespace", ns);
         }
+        ex.repository(local);
         return local;
     }
 

@@ -76,11 +76,24 @@ final class Database implements Closeable {
 
     /** Runs work in one transaction: committed if it returns, rolled back if it throws. */
     <T> T write(Work<T> work) {
+        return transaction(work, true);
+    }
+
+    /** Runs work in one transaction that is always rolled back: what the work would do, without doing it. */
+    <T> T trial(Work<T> work) {
+        return transaction(work, false);
+    }
+
+    private <T> T transaction(Work<T> work, boolean keep) {
         try (Connection connection = writer.getConnection()) {
             connection.setAutoCommit(false);
             try {
                 T result = work.run(connection);
-                connection.commit();
+                if (keep) {
+                    connection.commit();
+                } else {
+                    connection.rollback();
+                }
                 return result;
             } catch (SQLException | RuntimeException | Error e) {
                 connection.rollback();

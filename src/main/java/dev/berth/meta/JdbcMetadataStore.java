@@ -64,6 +64,99 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     }
 
     @Override
+    public Collected collect(String repository, Instant cutoff, boolean orphanReferrers, boolean dryRun) {
+        Database.Work<Collected> work = c -> {
+            List<Digest> manifests = new ArrayList<>();
+            while (true) {
+                List<String> untagged = strings(c, "SELECT m.digest FROM manifests m WHERE m.repository = ?"
+                        + " AND m.pushed_at < ?"
+                        + " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)"
+                        + " AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.repository = m.repository"
+                        + "   AND r.target = m.digest AND r.kind = 'MANIFEST')"
+                        + " AND (m.subject IS NULL OR (? = 1 AND NOT EXISTS (SELECT 1 FROM manifests s"
+                        + "   WHERE s.repository = m.repository AND s.digest = m.subject)))"
+                        + " ORDER BY m.digest LIMIT ?", repository, cutoff.toEpochMilli(), orphanReferrers ? 1 : 0, 10_000);
+                if (untagged.isEmpty()) {
+                    break;
+                }
+                for (String d : untagged) {
+                    update(c, "DELETE FROM manifest_references WHERE repository = ? AND manifest = ?", repository, d);
+                    update(c, "DELETE FROM manifests WHERE repository = ? AND digest = ?", repository, d);
+                    manifests.add(Digest.parse(d));
+                }
+            }
+            List<String> unused = strings(c, "SELECT rb.digest FROM repository_blobs rb WHERE rb.repository = ?"
+                    + " AND rb.linked_at < ?"
+                    + " AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.repository = rb.repository"
+                    + "   AND r.target = rb.digest)"
+                    + " AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository = rb.repository"
+                    + "   AND m.digest = rb.digest)"
+                    + " ORDER BY rb.digest LIMIT ?", repository, cutoff.toEpochMilli(), Integer.MAX_VALUE);
+            List<Digest> unlinked = new ArrayList<>();
+            for (String d : unused) {
+                update(c, "DELETE FROM repository_blobs WHERE repository = ? AND digest = ?", repository, d);
+                unlinked.add(Digest.parse(d));
+            }
+            pruneRepository(c, repository);
+            return new Collected(manifests, unlinked);
+        };
+        return dryRun ? db.trial(work) : db.write(work);
+    }
+
+    @Override
+    public java.util.Map<Digest, Long> unlinkedBlobs(int limit) {
+        return db.read(c -> {
+            java.util.Map<Digest, Long> found = new java.util.LinkedHashMap<>();
+            try (PreparedStatement s = prepare(c, "SELECT b.digest, b.size FROM blobs b WHERE NOT EXISTS"
+                    + " (SELECT 1 FROM repository_blobs r WHERE r.digest = b.digest) ORDER BY b.digest LIMIT ?", limit);
+                 ResultSet rows = s.executeQuery()) {
+                while (rows.next()) {
+                    found.put(Digest.parse(rows.getString(1)), rows.getLong(2));
+                }
+            }
+            return found;
+        });
+    }
+
+    @Override
+    public int linkCount(Digest digest) {
+        return db.read(c -> (int) firstLong(c, "SELECT COUNT(*) FROM repository_blobs WHERE digest = ?",
+                digest.toString()).orElse(0));
+    }
+
+    @Override
+    public boolean forgetBlobIfUnlinked(Digest digest) {
+        return db.write(c -> update(c, "DELETE FROM blobs WHERE digest = ? AND NOT EXISTS"
+                + " (SELECT 1 FROM repository_blobs r WHERE r.digest = blobs.digest)", digest.toString()) > 0);
+    }
+
+    @Override
+    public boolean blobRecorded(Digest digest) {
+        return db.read(c -> exists(c, "SELECT 1 FROM blobs WHERE digest = ?", digest.toString()));
+    }
+
+    @Override
+    public List<String> uploadsStartedBefore(Instant cutoff) {
+        return db.read(c -> strings(c, "SELECT id FROM uploads WHERE started_at < ? ORDER BY id LIMIT ?",
+                cutoff.toEpochMilli(), 100_000));
+    }
+
+    @Override
+    public java.util.Map<String, Long> repositorySizes() {
+        return db.read(c -> {
+            java.util.Map<String, Long> sizes = new java.util.TreeMap<>();
+            try (var statement = c.prepareStatement("SELECT rb.repository, SUM(b.size) FROM repository_blobs rb"
+                    + " JOIN blobs b ON b.digest = rb.digest GROUP BY rb.repository");
+                 var rows = statement.executeQuery()) {
+                while (rows.next()) {
+                    sizes.put(rows.getString(1), rows.getLong(2));
+                }
+            }
+            return sizes;
+        });
+    }
+
+    @Override
     public OptionalLong linkedBlobSize(String repository, Digest digest) {
         return db.read(c -> linkedSize(c, repository, digest));
     }
@@ -465,7 +558,8 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
         update(c, "INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING",
                 digest.toString(), size, now);
         update(c, "INSERT INTO repository_blobs (repository, digest, linked_at) VALUES (?, ?, ?)"
-                + " ON CONFLICT (repository, digest) DO NOTHING", repository, digest.toString(), now);
+                + " ON CONFLICT (repository, digest) DO UPDATE SET linked_at = excluded.linked_at",
+                repository, digest.toString(), now);
     }
 
     private static OptionalLong linkedSize(Connection c, String repository, Digest digest) throws SQLException {

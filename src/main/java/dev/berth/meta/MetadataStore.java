@@ -18,6 +18,9 @@ public interface MetadataStore extends Closeable {
 
     List<String> repositories(String after, int limit);
 
+    /** The bytes each repository holds: the sizes of the blobs and manifests it links, by repository name. */
+    java.util.Map<String, Long> repositorySizes();
+
     /** The size of a blob the repository may serve, or empty. */
     OptionalLong linkedBlobSize(String repository, Digest digest);
 
@@ -77,6 +80,34 @@ public interface MetadataStore extends Closeable {
     void completeUpload(String id, String repository, Digest digest, long size);
 
     void deleteUpload(String id);
+
+    // --- garbage collection ------------------------------------------------------------------------------
+
+    /** What collection took (or, in a dry run, would take) from one repository. */
+    record Collected(List<Digest> manifests, List<Digest> unlinked) {
+    }
+
+    /**
+     * In one transaction: removes the repository's manifests that no tag, index or (unless {@code orphanReferrers})
+     * subject keeps, pushed before {@code cutoff}, until none is left; then the links to blobs that no manifest of
+     * the repository uses, linked before {@code cutoff}. With {@code dryRun}, the transaction is rolled back.
+     */
+    Collected collect(String repository, java.time.Instant cutoff, boolean orphanReferrers, boolean dryRun);
+
+    /** Blobs recorded that no repository links, up to {@code limit}, with their sizes. */
+    java.util.Map<Digest, Long> unlinkedBlobs(int limit);
+
+    /** How many repositories link a blob. */
+    int linkCount(Digest digest);
+
+    /** Forgets a blob if still no repository links it; true if it was forgotten. */
+    boolean forgetBlobIfUnlinked(Digest digest);
+
+    /** Whether a blob is recorded at all. */
+    boolean blobRecorded(Digest digest);
+
+    /** The ids of upload sessions started before {@code cutoff}. */
+    List<String> uploadsStartedBefore(java.time.Instant cutoff);
 
     @Override
     void close();

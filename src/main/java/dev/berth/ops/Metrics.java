@@ -1,8 +1,10 @@
 package dev.berth.ops;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -17,25 +19,47 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * Berth's metrics in the Prometheus format, through Micrometer. Gauges that describe rows of the database (such
- * as API-key lifetimes) are refreshed when scraped, so they cost nothing between scrapes.
+ * Berth's metrics in the Prometheus format, through Micrometer: zot's names and labels, so that existing
+ * dashboards work, and Berth's own. Gauges that describe rows of the database (API-key lifetimes, repository
+ * sizes) are refreshed when scraped, so they cost nothing between scrapes.
  */
 public final class Metrics {
+    /** zot's buckets for {@code zot_http_method_latency_seconds}. */
+    private static final Duration[] LATENCY_BUCKETS = {Duration.ofMillis(50), Duration.ofMillis(500),
+        Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(60),
+        Duration.ofSeconds(600)};
+
     /** An API key as the expiry gauge shows it. */
     public record KeyLifetime(String user, String label, String id, Instant expiresAt) {
+    }
+
+    /** The bytes a repository holds (its blobs and manifests). */
+    public record RepositorySize(String repository, long bytes) {
     }
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Clock clock;
     private final MultiGauge keyExpiry;
+    private final MultiGauge repositorySizes;
     private final Supplier<List<KeyLifetime>> keys;
+    private final Supplier<List<RepositorySize>> sizes;
+    // Meters by label values: looked up on every request, so kept rather than rebuilt.
+    private final Map<String, Counter> requests = new ConcurrentHashMap<>();
+    private final Map<String, Timer> methodLatency = new ConcurrentHashMap<>();
+    private final Map<String, Timer> repoLatency = new ConcurrentHashMap<>();
+    private final Map<String, Counter> downloads = new ConcurrentHashMap<>();
+    private final Map<String, Counter> uploads = new ConcurrentHashMap<>();
 
-    public Metrics(Clock clock, Supplier<List<KeyLifetime>> keys) {
+    public Metrics(Clock clock, Supplier<List<KeyLifetime>> keys, Supplier<List<RepositorySize>> sizes) {
         this.clock = clock;
         this.keys = keys;
+        this.sizes = sizes;
         new ClassLoaderMetrics().bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
@@ -49,15 +73,75 @@ public final class Metrics {
                 .register(registry);
         Gauge.builder("berth_build", () -> 1).tag("version", dev.berth.Berth.version())
                 .description("Berth's version, as a label of a gauge that is always 1").register(registry);
+        // An info metric in Prometheus's own terms: Micrometer would drop the "_info" suffix of a gauge.
+        io.prometheus.metrics.core.metrics.Info.builder().name("zot_info")
+                .help("zot's build information, as Berth fills it in")
+                .labelNames("commit", "binaryType", "goVersion", "version")
+                .register(registry.getPrometheusRegistry())
+                .setLabelValues("unknown", "berth", "java-" + Runtime.version().feature(), dev.berth.Berth.version());
+        repositorySizes = MultiGauge.builder("zot_repo_storage_bytes")
+                .description("Bytes of blobs and manifests each repository holds (shared blobs count in each)")
+                .register(registry);
+    }
+
+    /**
+     * One finished HTTP request. {@code repository} is the repository it addressed, or null; only requests that
+     * succeeded are labelled with it, so that requests for names that do not exist cannot mint new series.
+     */
+    public void request(String method, int status, String repository, boolean manifest, long nanos) {
+        String code = Integer.toString(status);
+        requests.computeIfAbsent(method + " " + code, k -> Counter.builder("zot_http_requests")
+                .description("HTTP requests by method and status code").tag("method", method).tag("code", code)
+                .register(registry)).increment();
+        methodLatency.computeIfAbsent(method, k -> Timer.builder("zot_http_method_latency")
+                .description("Request latency by method").tag("method", method)
+                .serviceLevelObjectives(LATENCY_BUCKETS).register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+        boolean named = repository != null && status < 400;
+        String repo = named ? repository : "N/A";
+        repoLatency.computeIfAbsent(repo, k -> Timer.builder("zot_http_repo_latency")
+                .description("Request latency by repository").tag("repo", repo).register(registry))
+                .record(nanos, TimeUnit.NANOSECONDS);
+        if (named && manifest) {
+            if (method.equals("GET")) {
+                downloads.computeIfAbsent(repo, k -> Counter.builder("zot_repo_downloads")
+                        .description("Manifest downloads by repository").tag("repo", repo).register(registry)).increment();
+            } else if (method.equals("PUT")) {
+                uploads.computeIfAbsent(repo, k -> Counter.builder("zot_repo_uploads")
+                        .description("Manifest uploads by repository").tag("repo", repo).register(registry)).increment();
+            }
+        }
     }
 
     public PrometheusMeterRegistry registry() {
         return registry;
     }
 
+    /** A garbage collection run, under zot's names; a dry run deletes nothing, so it counts no deletions. */
+    public void gcFinished(GarbageCollector.Report report, boolean failed) {
+        Counter.builder("zot_gc_runs").description("Garbage collection runs").tag("error", Boolean.toString(failed))
+                .register(registry).increment();
+        Timer.builder("zot_gc_duration").description("How long garbage collection runs take").register(registry)
+                .record(report.took());
+        if (!report.dryRun()) {
+            deleted("manifest", report.manifests());
+            deleted("blob", report.blobs());
+            deleted("upload", report.uploads());
+        }
+    }
+
+    private void deleted(String type, int count) {
+        Counter.builder("zot_gc_deleted").description("What garbage collection deleted, by type").tag("type", type)
+                .register(registry).increment(count);
+    }
+
     /** The text a Prometheus scrape gets. */
     public String scrape() {
         refreshKeyExpiry();
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        for (RepositorySize size : sizes.get()) {
+            rows.add(MultiGauge.Row.of(Tags.of("repo", size.repository()), size.bytes()));
+        }
+        repositorySizes.register(rows, true);
         return registry.scrape();
     }
 

@@ -1,6 +1,7 @@
 package dev.berth.proxy;
 
 import dev.berth.oci.Digest;
+import dev.berth.registry.BlobLocks;
 import dev.berth.store.BlobStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,6 +27,7 @@ final class BlobFetch {
     private static final int CHUNK = 256 * 1024;
 
     private final BlobStore store;
+    private final BlobLocks locks;
     private final Digest digest;
     private final String upload = UUID.randomUUID().toString();
     private final ReentrantLock lock = new ReentrantLock();
@@ -38,14 +40,15 @@ final class BlobFetch {
     private boolean stored;
     private Exception failure;
 
-    BlobFetch(BlobStore store, Digest digest) {
+    BlobFetch(BlobStore store, BlobLocks locks, Digest digest) {
         this.store = store;
+        this.locks = locks;
         this.digest = digest;
     }
 
     /** What to do with the verified bytes (link them to the repository) before readers get the last byte. */
     interface Completion {
-        void complete(long size) throws Exception;
+        void complete(long size);
     }
 
     /**
@@ -91,8 +94,11 @@ final class BlobFetch {
                     release();
                 }
             }
-            long size = store.commitUpload(upload, digest); // verifies again when the hash above was not kept
-            completion.complete(size);
+            locks.with(digest, () -> {
+                long size = store.commitUpload(upload, digest); // verifies again when the hash above was not kept
+                completion.complete(size);
+                return null;
+            });
             finish(null);
         } catch (Exception e) {
             try {

@@ -345,12 +345,18 @@ public final class PullThrough implements AutoCloseable {
             return null;
         }
         try {
-            var stored = store.size(digest);
-            if (stored.isPresent()) {
+            if (store.size(digest).isPresent()) {
+                // The bytes are here from another repository; the upstream still decides whether this one has them.
                 clients.get(route.mirror()).headBlob(route.upstreamRepository(), digest);
-                meta.linkBlob(repository, digest, stored.getAsLong());
-                metrics.answered("blob", "hit");
-                return null;
+                boolean linked = registry.locks().with(digest, () -> {
+                    var stored = store.size(digest); // again, under the lock: collection may have taken them since
+                    stored.ifPresent(size -> meta.linkBlob(repository, digest, size));
+                    return stored.isPresent();
+                });
+                if (linked) {
+                    metrics.answered("blob", "hit");
+                    return null;
+                }
             }
             return blobFlights.run(key, () -> {
                 BlobFetch running = fetching.get(key);
@@ -374,7 +380,7 @@ public final class PullThrough implements AutoCloseable {
     /** Starts the one download of a cold blob, on a thread of its own that outlives the requests reading it. */
     private BlobFetch start(Mirrors.Route route, String repository, Digest digest) {
         metrics.answered("blob", "miss");
-        BlobFetch fetch = new BlobFetch(store, digest);
+        BlobFetch fetch = new BlobFetch(store, registry.locks(), digest);
         UpstreamClient.Streamed response;
         try {
             response = clients.get(route.mirror()).getBlob(route.upstreamRepository(), digest);

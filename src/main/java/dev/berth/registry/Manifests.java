@@ -37,13 +37,15 @@ public final class Manifests {
     private final BlobStore store;
     private final MetadataStore meta;
     private final Clock clock;
+    private final BlobLocks blobLocks;
     /** Manifest bytes by digest: immutable content, so the cache never needs invalidating. */
     private final Cache<Digest, byte[]> contents = Caffeine.newBuilder()
             .maximumWeight(64L * 1024 * 1024)
             .<Digest, byte[]>weigher((digest, bytes) -> bytes.length)
             .build();
 
-    Manifests(BlobStore store, MetadataStore meta, Clock clock) {
+    Manifests(BlobStore store, MetadataStore meta, Clock clock, BlobLocks blobLocks) {
+        this.blobLocks = blobLocks;
         this.store = store;
         this.meta = meta;
         this.clock = clock;
@@ -90,19 +92,18 @@ public final class Manifests {
         }
         List<ManifestReference> references = references(manifest);
         meta.checkReferences(repository, references);
-        try {
-            store.put(digest, body);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
         Digest subject = manifest.subject() == null ? null : manifest.subject().digest();
         ManifestRecord record = new ManifestRecord(repository, digest, manifest.mediaType(), body.length,
                 manifest.referrerArtifactType(), subject,
                 // Annotations are only ever served in referrers lists, so only referrers keep them.
                 subject == null ? null : manifest.annotations(), clock.instant());
-        meta.putManifest(record, references, List.copyOf(tags), (tag, current) -> tagPolicy.check(tag,
-                current == null ? TagPolicy.Change.CREATE
-                        : current.equals(digest) ? TagPolicy.Change.KEEP : TagPolicy.Change.MOVE));
+        blobLocks.with(digest, () -> {
+            store.put(digest, body);
+            meta.putManifest(record, references, List.copyOf(tags), (tag, current) -> tagPolicy.check(tag,
+                    current == null ? TagPolicy.Change.CREATE
+                            : current.equals(digest) ? TagPolicy.Change.KEEP : TagPolicy.Change.MOVE));
+            return null;
+        });
         contents.put(digest, body);
         return new PushedManifest(digest, subject, List.copyOf(tags));
     }
@@ -113,17 +114,16 @@ public final class Manifests {
      * manifests when they are asked for.
      */
     public ManifestRecord storeFetched(String repository, Digest digest, Manifest manifest, byte[] body, String tag) {
-        try {
-            store.put(digest, body);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
         Digest subject = manifest.subject() == null ? null : manifest.subject().digest();
         ManifestRecord record = new ManifestRecord(repository, digest, manifest.mediaType(), body.length,
                 manifest.referrerArtifactType(), subject, subject == null ? null : manifest.annotations(), clock.instant());
         List<ManifestReference> optional = references(manifest).stream()
                 .map(r -> new ManifestReference(r.digest(), r.kind(), r.size(), false)).toList();
-        meta.putManifest(record, optional, tag == null ? List.of() : List.of(tag), (t, current) -> { });
+        blobLocks.with(digest, () -> {
+            store.put(digest, body);
+            meta.putManifest(record, optional, tag == null ? List.of() : List.of(tag), (t, current) -> { });
+            return null;
+        });
         contents.put(digest, body);
         return meta.manifest(repository, digest).orElse(record);
     }

@@ -5,10 +5,11 @@ import dev.berth.store.BlobStore;
 import java.time.Clock;
 
 /** The registry's operations, grouped by the resource they act on. Knows nothing of HTTP. */
-public record Registry(Blobs blobs, Uploads uploads, Manifests manifests, Listings listings) {
+public record Registry(Blobs blobs, Uploads uploads, Manifests manifests, Listings listings, BlobLocks locks) {
 
     public static Registry create(BlobStore store, MetadataStore meta, Clock clock) {
-        return new Registry(new Blobs(store, meta), new Uploads(store, meta, clock),
-                new Manifests(store, meta, clock), new Listings(meta));
+        BlobLocks locks = new BlobLocks();
+        return new Registry(new Blobs(store, meta), new Uploads(store, meta, clock, locks),
+                new Manifests(store, meta, clock, locks), new Listings(meta), locks);
     }
 }

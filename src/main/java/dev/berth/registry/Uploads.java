@@ -32,6 +32,7 @@ public final class Uploads {
     private final BlobStore store;
     private final MetadataStore meta;
     private final Clock clock;
+    private final BlobLocks blobLocks;
     /**
      * One lock per session, held while a chunk streams in: a slow client can only ever delay its own session.
      * Weak values: a lock lives while some request holds it, so the map never outgrows the uploads in flight.
@@ -39,7 +40,8 @@ public final class Uploads {
     private final LoadingCache<String, ReentrantLock> locks = Caffeine.newBuilder().weakValues()
             .build(id -> new ReentrantLock());
 
-    Uploads(BlobStore store, MetadataStore meta, Clock clock) {
+    Uploads(BlobStore store, MetadataStore meta, Clock clock, BlobLocks blobLocks) {
+        this.blobLocks = blobLocks;
         this.store = store;
         this.meta = meta;
         this.clock = clock;
@@ -69,9 +71,11 @@ public final class Uploads {
             store.createUpload(id, digest.algorithm());
             try {
                 store.appendToUpload(id, content);
-                long size = store.commitUpload(id, digest);
-                meta.linkBlob(repository, digest, size);
-                return size;
+                return blobLocks.with(digest, () -> {
+                    long size = store.commitUpload(id, digest);
+                    meta.linkBlob(repository, digest, size);
+                    return size;
+                });
             } finally {
                 store.deleteUpload(id);
             }
@@ -127,18 +131,17 @@ public final class Uploads {
             if (range != null || contentLength != 0) {
                 appendChunk(session, range, contentLength, body);
             }
-            long size;
             try {
-                size = store.commitUpload(id, digest);
+                return blobLocks.with(digest, () -> {
+                    long size = store.commitUpload(id, digest);
+                    meta.completeUpload(id, repository, digest, size);
+                    return size;
+                });
             } catch (RegistryException e) {
                 // The client's digest does not describe what it sent: the session is spent.
                 discard(id);
                 throw e;
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
             }
-            meta.completeUpload(id, repository, digest, size);
-            return size;
         });
     }
 
@@ -221,6 +224,31 @@ public final class Uploads {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Discards a session nobody has written to since {@code cutoff} (garbage collection), under the session's
+     * lock so that a chunk arriving at that moment either lands first or finds the session gone. Returns whether
+     * it was discarded; {@code dryRun} only tells.
+     */
+    public boolean abandonIfIdle(String id, java.time.Instant cutoff, boolean dryRun) {
+        return locked(id, () -> {
+            if (meta.upload(id).isEmpty()) {
+                return false;
+            }
+            try {
+                java.util.Optional<java.time.Instant> touched = store.uploadModified(id);
+                if (touched.isPresent() && !touched.get().isBefore(cutoff)) {
+                    return false;
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            if (!dryRun) {
+                discard(id);
+            }
+            return true;
+        });
     }
 
     private void discard(String id) {

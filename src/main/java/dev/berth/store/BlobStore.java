@@ -75,4 +75,19 @@ public interface BlobStore extends Closeable {
 
     /** Discards an upload; unknown ids are ignored. */
     void deleteUpload(String id) throws IOException;
+
+    // --- for garbage collection and scrub: never on a request's path -------------------------------------
+
+    /** A stored blob or an upload as housekeeping sees it. */
+    record Entry(String name, long size, java.time.Instant modified) {
+    }
+
+    /** Every stored blob (its digest as {@code name}), in no particular order. */
+    void forEachBlob(java.util.function.Consumer<Entry> visitor) throws IOException;
+
+    /** When an upload was last written to; empty if there is no such upload. */
+    java.util.Optional<java.time.Instant> uploadModified(String id) throws IOException;
+
+    /** Every upload in progress (its id as {@code name}), in no particular order. */
+    java.util.List<Entry> uploads() throws IOException;
 }

@@ -325,6 +325,65 @@ public final class FileBlobStore implements BlobStore {
     }
 
     @Override
+    public void forEachBlob(java.util.function.Consumer<Entry> visitor) throws IOException {
+        for (DigestAlgorithm algorithm : DigestAlgorithm.values()) {
+            Path dir = blobs.resolve(algorithm.label());
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (var files = Files.walk(dir, 2)) {
+                for (Path file : (Iterable<Path>) files::iterator) {
+                    if (file.getNameCount() - dir.getNameCount() != 2) {
+                        continue;
+                    }
+                    Digest digest;
+                    try {
+                        digest = Digest.parse(algorithm.label() + ":" + file.getFileName());
+                    } catch (RegistryException notABlob) {
+                        continue; // a stray file is none of the store's business
+                    }
+                    try {
+                        var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+                        visitor.accept(new Entry(digest.toString(), attributes.size(),
+                                attributes.lastModifiedTime().toInstant()));
+                    } catch (NoSuchFileException gone) {
+                        // deleted while walking
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public Optional<java.time.Instant> uploadModified(String id) throws IOException {
+        try {
+            return Optional.of(Files.getLastModifiedTime(uploadPath(id)).toInstant());
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public java.util.List<Entry> uploads() throws IOException {
+        java.util.List<Entry> found = new java.util.ArrayList<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(uploads)) {
+            for (Path file : files) {
+                String id = file.getFileName().toString();
+                if (!UPLOAD_ID.matcher(id).matches()) {
+                    continue;
+                }
+                try {
+                    var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+                    found.add(new Entry(id, attributes.size(), attributes.lastModifiedTime().toInstant()));
+                } catch (NoSuchFileException gone) {
+                    // committed or discarded while listing
+                }
+            }
+        }
+        return found;
+    }
+
+    @Override
     public void close() {
         hashes.invalidateAll();
     }

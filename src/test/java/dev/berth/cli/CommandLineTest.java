@@ -29,7 +29,7 @@ class CommandLineTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String[] args : new String[][] {{"--help"}, {"serve", "--help"}, {"verify", "--help"}}) {
+        for (String[] args : new String[][] {{"--help"}, {"serve", "--help"}, {"verify", "--help"}, {"gc", "--help"}}) {
             Run run = run(args);
             assertThat(run.code()).isZero();
             assertThat(run.out()).contains("Usage: berth");
@@ -40,23 +40,47 @@ class CommandLineTest {
     @Test
     void verifyAcceptsAValidFileAndPrintsWarnings() throws Exception {
         Path file = dir.resolve("config.json");
-        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/tmp/x\",\"gc\":true},\"http\":{\"port\":\"5050\"}}");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/tmp/x\",\"gc\":true,\"gcTimeWindow\":\"01:00-02:00\"},"
+                + "\"http\":{\"port\":\"5050\"}}");
         Run run = run("verify", file.toString());
         assertThat(run.code()).isZero();
-        assertThat(run.out()).contains("warning: storage.gc: garbage collection is not supported yet").contains(": valid");
+        assertThat(run.out()).contains("warning: storage.gcTimeWindow: garbage collection runs at any time of day")
+                .contains(": valid");
     }
 
     @Test
     void verifyNamesTheOffendingKeyAndFails() throws Exception {
         Path file = dir.resolve("config.json");
-        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/srv\",\"gc\":true},\"http\":{\"port\":\"eighty\"}}");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/srv\",\"gcTimeWindow\":\"x\",\"gcDelay\":\"1 hour\"},"
+                + "\"http\":{\"port\":\"eighty\"}}");
         Run run = run("verify", file.toString());
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.err()).contains("error: http.port: must be a port number").contains(": invalid")
-                .as("warnings are not hidden by errors").contains("warning: storage.gc:");
+                .contains("error: storage.gcDelay:")
+                .as("warnings are not hidden by errors").contains("warning: storage.gcTimeWindow:");
         Run missing = run("verify", dir.resolve("absent.json").toString());
         assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains("no such file");
+    }
+
+    @Test
+    void gcRefusesADirectoryInUseAndCollectsAStoppedOne() throws Exception {
+        Path data = dir.resolve("data");
+        Path file = dir.resolve("config.json");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"" + data + "\",\"gcDelay\":\"0s\"}}");
+        try (dev.berth.testing.BerthProcess server = dev.berth.testing.BerthProcess.start(data)) {
+            dev.berth.testing.RegistryClient client = server.client();
+            client.pushBlob("cli/app", new byte[] {1, 2, 3}); // a blob no manifest uses
+            Run busy = run("gc", "--config", file.toString());
+            assertThat(busy.code()).isEqualTo(1);
+            assertThat(busy.err()).contains("is in use by another Berth process");
+        }
+        Run dry = run("gc", "--dry-run", "--config", file.toString());
+        assertThat(dry.code()).as(dry.err()).isZero();
+        assertThat(dry.out()).contains("would delete 0 untagged manifests, 1 blob links, 1 blobs (3 bytes)");
+        Run real = run("gc", "--config", file.toString());
+        assertThat(real.out()).contains("deleted 0 untagged manifests, 1 blob links, 1 blobs (3 bytes)");
+        assertThat(run("gc", "--config", file.toString()).out()).contains("deleted 0 untagged manifests, 0 blob links, 0 blobs");
     }
 
     @Test

@@ -101,20 +101,32 @@ class ConfigLoaderTest {
     @Test
     void warnsAboutWhatHasNoEffectYet() throws Exception {
         ConfigLoader.Loaded loaded = load("""
-                {"storage":{"rootDirectory":"/srv","gc":true,"gcDelay":"1h","retention":{}},
+                {"storage":{"rootDirectory":"/srv","gc":true,"gcDelay":"1h","gcTimeWindow":"01:00-02:00",
+                            "retention":{"policies":[]}},
                  "http":{"ratelimit":{"rate":5}},
                  "extensions":{"search":{"enable":true},"metrics":{"enable":false},"ui":{"enable":true}},
                  "bogus":1, "http2":{}}
                 """);
-        assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).startsWith("storage.gc:"))
-                .anySatisfy(w -> assertThat(w).startsWith("storage.gcDelay:"))
-                .anySatisfy(w -> assertThat(w).startsWith("storage.retention:"))
+        assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).startsWith("storage.gcTimeWindow:"))
+                .noneSatisfy(w -> assertThat(w).startsWith("storage.gc:"))
+                .noneSatisfy(w -> assertThat(w).startsWith("storage.gcDelay:"))
+                .anySatisfy(w -> assertThat(w).startsWith("storage.retention.policies:"))
                 .anySatisfy(w -> assertThat(w).startsWith("http.ratelimit:"))
                 .anySatisfy(w -> assertThat(w).startsWith("extensions.search:"))
                 .anySatisfy(w -> assertThat(w).startsWith("extensions.ui:"))
                 .anySatisfy(w -> assertThat(w).isEqualTo("bogus: unknown key, ignored"))
                 .anySatisfy(w -> assertThat(w).isEqualTo("http2: unknown key, ignored"))
                 .noneSatisfy(w -> assertThat(w).startsWith("extensions.metrics"));
+    }
+
+    @Test
+    void readsGarbageCollectionAsZotWritesIt() throws Exception {
+        BerthConfig.Gc gc = load(withRoot("").replace("\"berth-data\"", "\"/srv\",\"gc\":true,\"gcDelay\":\"2h\","
+                + "\"gcInterval\":\"30m\",\"retention\":{\"dryRun\":true}")).config().storage().gc();
+        assertThat(gc).isEqualTo(new BerthConfig.Gc(true, Duration.ofHours(2), Duration.ofMinutes(30), true));
+        assertThat(load(withRoot("")).config().storage().gc()).isEqualTo(BerthConfig.Gc.DEFAULT);
+        assertProblem(withRoot("").replace("\"berth-data\"", "\"/srv\",\"gcInterval\":\"0s\""),
+                "storage.gcInterval: must be longer than 0");
     }
 
     @Test

@@ -221,19 +221,8 @@ class PullThroughTest {
         }
     }
 
-    /** The sum of every sample of {@code metric} whose labels contain each of {@code labels}, from /metrics. */
     private double metric(String metric, String... labels) {
-        double sum = 0;
-        for (String line : client().get("/metrics").text().split("\n")) {
-            if (!line.startsWith(metric + "{")) {
-                continue;
-            }
-            String labelSet = line.substring(metric.length(), line.lastIndexOf('}') + 1);
-            if (java.util.Arrays.stream(labels).allMatch(labelSet::contains)) {
-                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-            }
-        }
-        return sum;
+        return dev.berth.testing.Scrape.of(client()).sum(metric, labels);
     }
 
     @Test

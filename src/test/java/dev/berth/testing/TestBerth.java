@@ -67,6 +67,11 @@ public final class TestBerth implements BeforeAllCallback, AfterAllCallback {
         return client;
     }
 
+    /** The running Berth, for what has no HTTP surface (running garbage collection now, say). */
+    public Berth berth() {
+        return berth;
+    }
+
     public URI uri() {
         return berth.uri();
     }

@@ -1,0 +1,27 @@
+package dev.berth.cli;
+
+import dev.berth.config.BerthConfig;
+import dev.berth.config.ConfigException;
+import dev.berth.config.ConfigLoader;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+
+/** What the maintenance commands share. */
+final class Commands {
+    private Commands() {
+    }
+
+    /** The settings of {@code config} (the defaults without one), or null after printing why they cannot be used. */
+    static BerthConfig settings(Path config, PrintWriter err) {
+        if (config == null) {
+            return BerthConfig.defaults();
+        }
+        try {
+            return ConfigLoader.load(config).config();
+        } catch (ConfigException e) {
+            err.println("berth: " + config + " cannot be used:");
+            e.problems().forEach(p -> err.println("  " + p));
+            return null;
+        }
+    }
+}
