@@ -9,6 +9,7 @@ import dev.berth.http.Router;
 import dev.berth.meta.JdbcMetadataStore;
 import dev.berth.ops.Audit;
 import dev.berth.ops.GarbageCollector;
+import dev.berth.ops.Scrubber;
 import dev.berth.ops.Health;
 import dev.berth.ops.Metrics;
 import dev.berth.proxy.Mirror;
@@ -40,11 +41,13 @@ public final class Berth implements AutoCloseable {
     private final PullThrough pullThrough;
     private final Syncer syncer;
     private final GarbageCollector collector;
+    private final Scrubber scrubber;
 
     private Berth(DataDirectory data, Health health, HttpServer server,
                   ScheduledExecutorService maintenance, PullThrough pullThrough, Syncer syncer,
-                  GarbageCollector collector) {
+                  GarbageCollector collector, Scrubber scrubber) {
         this.collector = collector;
+        this.scrubber = scrubber;
         this.data = data;
         this.health = health;
         this.server = server;
@@ -89,12 +92,20 @@ public final class Berth implements AutoCloseable {
                 maintenance.scheduleWithFixedDelay(() -> collectQuietly(collector, gc.dryRun()), every, every,
                         TimeUnit.MILLISECONDS);
             }
+            Mirrors mirrors = pullThrough.mirrors();
+            Scrubber scrubber = new Scrubber(blobs, meta, registry.locks(), repo -> mirrors.owner(repo).isPresent(),
+                    metrics == null ? report -> { } : metrics::scrubFinished);
+            BerthConfig.Scrub scrub = config.storage().scrub();
+            if (scrub.enabled()) {
+                long every = scrub.interval().toMillis();
+                maintenance.scheduleWithFixedDelay(() -> scrubQuietly(scrubber), every, every, TimeUnit.MILLISECONDS);
+            }
             health.markStarted();
             LOG.info("Berth {} serving {} with data in {}; {}{}", version(), server.uri(), root, describe(config),
                     describeMirrors(pullThrough.mirrors()));
             syncer = new Syncer(pullThrough);
             syncer.start();
-            return new Berth(data, health, server, maintenance, pullThrough, syncer, collector);
+            return new Berth(data, health, server, maintenance, pullThrough, syncer, collector, scrubber);
         } catch (Exception | Error e) {
             if (syncer != null) {
                 syncer.close();
@@ -116,6 +127,19 @@ public final class Berth implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("garbage collection failed; it runs again at the next interval", e);
         }
+    }
+
+    private static void scrubQuietly(Scrubber scrubber) {
+        try {
+            scrubber.run();
+        } catch (RuntimeException e) {
+            LOG.warn("scrub failed; it runs again at the next interval", e);
+        }
+    }
+
+    /** Scrubs now, as the schedule would (for tests). */
+    public Scrubber.Report scrub() {
+        return scrubber.run();
     }
 
     /** Collects garbage now, as the schedule would (for the command line and tests). */

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 /** The {@code berth} command line. */
 @Command(name = "berth", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Berth: an OCI container registry.",
-        subcommands = {ServeCommand.class, VerifyCommand.class, GcCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, VerifyCommand.class, GcCommand.class, ScrubCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

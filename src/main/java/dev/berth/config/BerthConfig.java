@@ -24,14 +24,25 @@ public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, 
     public static final String DEFAULT_REALM = "Berth";
 
     /** Where everything is kept: blobs, uploads and the SQLite database; and how it is kept clean. */
-    public record Storage(Path rootDirectory, Gc gc) {
+    public record Storage(Path rootDirectory, Gc gc, Scrub scrub) {
         public Storage(Path rootDirectory) {
-            this(rootDirectory, Gc.DEFAULT);
+            this(rootDirectory, Gc.DEFAULT, Scrub.OFF);
         }
 
         public Storage withGc(Gc newGc) {
-            return new Storage(rootDirectory, newGc);
+            return new Storage(rootDirectory, newGc, scrub);
         }
+
+        public Storage withScrub(Scrub newScrub) {
+            return new Storage(rootDirectory, gc, newScrub);
+        }
+    }
+
+    /** {@code extensions.scrub}: re-hash everything stored every {@code interval}; off unless configured, as in zot. */
+    public record Scrub(boolean enabled, Duration interval) {
+        public static final Duration DEFAULT_INTERVAL = Duration.ofHours(24);
+        public static final Duration MINIMUM_INTERVAL = Duration.ofHours(2);
+        public static final Scrub OFF = new Scrub(false, DEFAULT_INTERVAL);
     }
 
     /**

@@ -88,8 +88,9 @@ public final class ConfigLoader {
         if (extensions != null) {
             metrics = readMetrics(extensions.section("metrics"));
             sync = SyncConfigReader.read(extensions.section("sync"));
+            storage = storage.withScrub(readScrub(extensions.section("scrub")));
             for (String key : extensions.keys()) {
-                if (!key.equalsIgnoreCase("metrics") && !key.equalsIgnoreCase("sync")) {
+                if (!List.of("metrics", "sync", "scrub").contains(key.toLowerCase(Locale.ROOT))) {
                     extensions.notYet(key, "this extension is not supported yet; ignored", false);
                 }
             }
@@ -98,6 +99,21 @@ public final class ConfigLoader {
         root.notYet("cluster", "Berth nodes do not form a zot cluster; this section is ignored", false);
         root.finish();
         return new BerthConfig(storage, http, log, metrics, sync);
+    }
+
+    private BerthConfig.Scrub readScrub(ConfigSection s) {
+        if (s == null) {
+            return BerthConfig.Scrub.OFF;
+        }
+        boolean enabled = !Boolean.FALSE.equals(s.bool("enable"));
+        Duration interval = s.duration("interval", BerthConfig.Scrub.DEFAULT_INTERVAL);
+        if (interval.compareTo(BerthConfig.Scrub.MINIMUM_INTERVAL) < 0) {
+            // zot raises a shorter interval to its minimum, and so does Berth, saying so.
+            s.warn("interval", "shorter than the minimum of 2h; 2h is used");
+            interval = BerthConfig.Scrub.MINIMUM_INTERVAL;
+        }
+        s.finish();
+        return new BerthConfig.Scrub(enabled, interval);
     }
 
     private BerthConfig.Metrics readMetrics(ConfigSection s) {
@@ -165,7 +181,7 @@ public final class ConfigLoader {
                 + " would put images where you did not ask", true);
         s.finish();
         return new BerthConfig.Storage(root == null || root.isBlank() ? BerthConfig.DEFAULT_ROOT : Path.of(root),
-                new BerthConfig.Gc(gc, gcDelay, gcInterval, dryRun));
+                new BerthConfig.Gc(gc, gcDelay, gcInterval, dryRun), BerthConfig.Scrub.OFF);
     }
 
     private BerthConfig.Http readHttp(ConfigSection s) {

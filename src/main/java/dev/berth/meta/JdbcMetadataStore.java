@@ -136,6 +136,25 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     }
 
     @Override
+    public List<String> forgetCorrupt(Digest digest, java.util.function.Predicate<String> refetchable) {
+        String d = digest.toString();
+        return db.write(c -> {
+            List<String> holders = strings(c, "SELECT repository FROM repository_blobs WHERE digest = ? ORDER BY repository"
+                    + " LIMIT ?", d, Integer.MAX_VALUE);
+            for (String repository : holders) {
+                if (refetchable.test(repository)) {
+                    update(c, "DELETE FROM tags WHERE repository = ? AND digest = ?", repository, d);
+                    update(c, "DELETE FROM manifest_references WHERE repository = ? AND manifest = ?", repository, d);
+                    update(c, "DELETE FROM manifests WHERE repository = ? AND digest = ?", repository, d);
+                }
+                update(c, "DELETE FROM repository_blobs WHERE repository = ? AND digest = ?", repository, d);
+            }
+            update(c, "DELETE FROM blobs WHERE digest = ?", d);
+            return holders;
+        });
+    }
+
+    @Override
     public List<String> uploadsStartedBefore(Instant cutoff) {
         return db.read(c -> strings(c, "SELECT id FROM uploads WHERE started_at < ? ORDER BY id LIMIT ?",
                 cutoff.toEpochMilli(), 100_000));

@@ -106,6 +106,13 @@ public interface MetadataStore extends Closeable {
     /** Whether a blob is recorded at all. */
     boolean blobRecorded(Digest digest);
 
+    /**
+     * Forgets a blob whose bytes turned out corrupt: every repository's link to it and its row. Where
+     * {@code refetchable} says a repository can fetch it again (a mirror), manifests with these bytes go too, tags
+     * and all, so the next pull fetches them afresh. Returns the repositories that held it.
+     */
+    List<String> forgetCorrupt(Digest digest, java.util.function.Predicate<String> refetchable);
+
     /** The ids of upload sessions started before {@code cutoff}. */
     List<String> uploadsStartedBefore(java.time.Instant cutoff);
 

@@ -55,6 +55,7 @@ public final class Metrics {
     private final Map<String, Timer> repoLatency = new ConcurrentHashMap<>();
     private final Map<String, Counter> downloads = new ConcurrentHashMap<>();
     private final Map<String, Counter> uploads = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger lastScrubCorrupt = new java.util.concurrent.atomic.AtomicInteger();
 
     public Metrics(Clock clock, Supplier<List<KeyLifetime>> keys, Supplier<List<RepositorySize>> sizes) {
         this.clock = clock;
@@ -79,6 +80,8 @@ public final class Metrics {
                 .labelNames("commit", "binaryType", "goVersion", "version")
                 .register(registry.getPrometheusRegistry())
                 .setLabelValues("unknown", "berth", "java-" + Runtime.version().feature(), dev.berth.Berth.version());
+        Gauge.builder("berth_scrub_last_corrupt_blobs", lastScrubCorrupt, java.util.concurrent.atomic.AtomicInteger::get)
+                .description("Corrupt blobs the last scrub pass found: alert when above 0").register(registry);
         repositorySizes = MultiGauge.builder("zot_repo_storage_bytes")
                 .description("Bytes of blobs and manifests each repository holds (shared blobs count in each)")
                 .register(registry);
@@ -132,6 +135,16 @@ public final class Metrics {
     private void deleted(String type, int count) {
         Counter.builder("zot_gc_deleted").description("What garbage collection deleted, by type").tag("type", type)
                 .register(registry).increment(count);
+    }
+
+    /** A scrub pass: what it checked, and how many corrupt blobs it found (the gauge keeps the last pass's). */
+    public void scrubFinished(Scrubber.Report report) {
+        Counter.builder("berth_scrub_runs").description("Scrub passes").register(registry).increment();
+        Counter.builder("berth_scrub_checked_bytes").description("Bytes scrub has re-hashed").baseUnit("bytes")
+                .register(registry).increment(report.bytes());
+        Counter.builder("berth_scrub_corrupt_blobs").description("Blobs scrub found corrupt and set aside")
+                .register(registry).increment(report.corrupt().size());
+        lastScrubCorrupt.set(report.corrupt().size());
     }
 
     /** The text a Prometheus scrape gets. */

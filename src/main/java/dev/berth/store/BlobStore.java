@@ -85,6 +85,12 @@ public interface BlobStore extends Closeable {
     /** Every stored blob (its digest as {@code name}), in no particular order. */
     void forEachBlob(java.util.function.Consumer<Entry> visitor) throws IOException;
 
+    /**
+     * Moves a stored blob aside, out of reach of every read, keeping it for inspection (scrub found it corrupt).
+     * Returns whether it was there.
+     */
+    boolean quarantine(Digest digest) throws IOException;
+
     /** When an upload was last written to; empty if there is no such upload. */
     java.util.Optional<java.time.Instant> uploadModified(String id) throws IOException;
 

@@ -45,6 +45,7 @@ public final class FileBlobStore implements BlobStore {
 
     private final Path blobs;
     private final Path uploads;
+    private final Path quarantine;
     /**
      * Running hashes of uploads in progress. A hash that is lost (a restart, or a session idle for an hour) costs
      * nothing but time: commit then re-reads the file. Bounded, so abandoned sessions cannot pile up in memory.
@@ -55,6 +56,7 @@ public final class FileBlobStore implements BlobStore {
     public FileBlobStore(Path root) throws IOException {
         this.blobs = root.resolve("blobs");
         this.uploads = root.resolve("uploads");
+        this.quarantine = root.resolve("quarantine");
         Files.createDirectories(blobs);
         Files.createDirectories(uploads);
         removeStaleTempFiles();
@@ -352,6 +354,19 @@ public final class FileBlobStore implements BlobStore {
                 }
             }
         }
+    }
+
+    @Override
+    public boolean quarantine(Digest digest) throws IOException {
+        Path aside = quarantine.resolve(digest.algorithm().label() + "-" + digest.hex() + "-" + System.currentTimeMillis());
+        Files.createDirectories(quarantine);
+        try {
+            Files.move(blobPath(digest), aside, StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        fsyncDirectory(blobPath(digest).getParent());
+        return true;
     }
 
     @Override

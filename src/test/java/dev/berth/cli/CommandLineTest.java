@@ -29,7 +29,8 @@ class CommandLineTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String[] args : new String[][] {{"--help"}, {"serve", "--help"}, {"verify", "--help"}, {"gc", "--help"}}) {
+        for (String[] args : new String[][] {{"--help"}, {"serve", "--help"}, {"verify", "--help"}, {"gc", "--help"},
+                {"scrub", "--help"}}) {
             Run run = run(args);
             assertThat(run.code()).isZero();
             assertThat(run.out()).contains("Usage: berth");
@@ -81,6 +82,25 @@ class CommandLineTest {
         Run real = run("gc", "--config", file.toString());
         assertThat(real.out()).contains("deleted 0 untagged manifests, 1 blob links, 1 blobs (3 bytes)");
         assertThat(run("gc", "--config", file.toString()).out()).contains("deleted 0 untagged manifests, 0 blob links, 0 blobs");
+    }
+
+    @Test
+    void scrubExitsThreeWhenItFindsCorruption() throws Exception {
+        Path data = dir.resolve("data");
+        Path file = dir.resolve("config.json");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"" + data + "\"}}");
+        byte[] content = {1, 2, 3, 4, 5};
+        dev.berth.oci.Digest digest;
+        try (dev.berth.testing.BerthProcess server = dev.berth.testing.BerthProcess.start(data)) {
+            digest = server.client().pushBlob("cli/app", content);
+        }
+        Run clean = run("scrub", "--config", file.toString());
+        assertThat(clean.code()).as(clean.err()).isZero();
+        assertThat(clean.out()).contains("checked 1 blobs (5 bytes)").contains("all intact");
+        Files.write(data.resolve("blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex()), new byte[] {9, 9});
+        Run rotten = run("scrub", "--config", file.toString());
+        assertThat(rotten.code()).isEqualTo(3);
+        assertThat(rotten.out()).contains("1 corrupt, set aside").contains("corrupt: " + digest);
     }
 
     @Test

@@ -130,6 +130,16 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void scrubIsOffUnlessConfiguredAndNeverMoreOftenThanZotAllows() throws Exception {
+        assertThat(load(withRoot("")).config().storage().scrub().enabled()).isFalse();
+        ConfigLoader.Loaded on = load(withRoot("\"extensions\":{\"scrub\":{\"interval\":\"30m\"}}"));
+        assertThat(on.config().storage().scrub()).isEqualTo(new BerthConfig.Scrub(true, Duration.ofHours(2)));
+        assertThat(on.warnings()).contains("extensions.scrub.interval: shorter than the minimum of 2h; 2h is used");
+        assertThat(load(withRoot("\"extensions\":{\"scrub\":{\"enable\":false}}")).config().storage().scrub().enabled())
+                .isFalse();
+    }
+
+    @Test
     void refusesSettingsWhoseAbsenceWouldStoreDataElsewhere() {
         assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"storageDriver\":{\"name\":\"s3\"}}}",
                 "storage.storageDriver: not supported yet");
