@@ -29,15 +29,21 @@ final class SyncConfigReader {
         JsonNode credentials = null;
         String credentialsFile = s.string("credentialsFile");
         if (credentialsFile != null && !credentialsFile.isBlank()) {
-            try {
-                credentials = JSON.readTree(Path.of(credentialsFile).toFile());
-                if (credentials == null || !credentials.isObject()) {
-                    s.error("credentialsFile", credentialsFile + " must hold {\"<host>\": {\"username\": …, \"password\": …}}");
-                    credentials = null;
+            Path file = Path.of(credentialsFile);
+            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+                s.error("credentialsFile", credentialsFile + " is not a readable file (leave the key out if no"
+                        + " upstream needs credentials)");
+            } else {
+                try {
+                    credentials = JSON.readTree(file.toFile());
+                    if (credentials == null || !credentials.isObject()) {
+                        s.error("credentialsFile", credentialsFile + " must hold {\"<host>\": {\"username\": …, \"password\": …}}");
+                        credentials = null;
+                    }
+                } catch (IOException e) {
+                    // Never quote the file: it holds passwords.
+                    s.error("credentialsFile", credentialsFile + " is not valid JSON");
                 }
-            } catch (IOException e) {
-                // Never quote the file: it holds passwords.
-                s.error("credentialsFile", credentialsFile + " cannot be read as JSON");
             }
         }
         s.notYet("downloadDir", "Berth streams upstream content straight into its store; ignored", false);
@@ -54,7 +60,8 @@ final class SyncConfigReader {
 
     private static SyncConfig.Upstream readUpstream(ConfigSection r, JsonNode credentials) {
         List<URI> urls = new ArrayList<>();
-        for (String url : r.stringList("urls")) {
+        List<String> given = r.stringList("urls");
+        for (String url : given) {
             try {
                 URI uri = new URI(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
                 if (uri.getHost() == null || !("https".equals(uri.getScheme()) || "http".equals(uri.getScheme()))) {
@@ -66,7 +73,7 @@ final class SyncConfigReader {
                 r.error("urls", url + " is not a URL: " + e.getReason());
             }
         }
-        if (urls.isEmpty()) {
+        if (given.isEmpty()) {
             r.error("urls", "at least one upstream URL is required");
         }
         boolean onDemand = Boolean.TRUE.equals(r.bool("onDemand"));
@@ -97,6 +104,16 @@ final class SyncConfigReader {
         if (content.isEmpty()) {
             // zot mirrors everything when no content rule narrows it.
             content.add(new SyncConfig.Content("**", "", false, null, null, false));
+        }
+        for (SyncConfig.Content c : content) {
+            if (c.destination().isEmpty() && c.prefix().equals("**")) {
+                r.warn("content", "a rule with prefix \"**\" and no destination mirrors every repository name, so"
+                        + " every push is refused; give it a destination such as \"/docker.io\"");
+            }
+        }
+        if (!onDemand && pollInterval == null) {
+            r.warn("onDemand", "neither onDemand nor pollInterval is set: nothing will ever be fetched from this"
+                    + " upstream");
         }
         boolean tlsVerify = !Boolean.FALSE.equals(r.bool("tlsVerify"));
         Path certDir = null;

@@ -22,6 +22,11 @@ final class AccessLog implements RequestLog {
         if (!LOG.isInfoEnabled()) {
             return;
         }
+        if ("/badMessage".equals(request.getHttpURI().getPath()) && !LOG.isDebugEnabled()) {
+            // Bytes that were not HTTP at all: most often a client trying TLS on a plain port before falling back
+            // (skopeo with --tls-verify=false does). Worth a line only when debugging.
+            return;
+        }
         String query = request.getHttpURI().getQuery();
         String target = request.getHttpURI().getPath() + (query == null ? "" : "?" + SECRETS.matcher(query).replaceAll("$1***"));
         String user = request.getAttribute(IDENTITY_ATTRIBUTE) instanceof Identity who ? who.display() : "-";

@@ -40,9 +40,14 @@ final class BlobsHandler {
             return;
         }
         // A GET opens first: for a cold mirrored blob that starts the one download, whose length is the size.
-        try (SeekableByteChannel channel = reads.openBlob(repository, digest)) {
+        try (SeekableByteChannel channel = reads.openBlob(repository, digest, ex.header("Range") != null)) {
             long size = channel.size();
             headers(ex, digest);
+            if (size < 0) {
+                // A blob still arriving from an upstream that did not give its length: streamed as it comes.
+                stream(ex, channel, digest, 200, 0, -1);
+                return;
+            }
             switch (ByteRange.resolve(ex.header("Range"), size)) {
                 case ByteRange.Unsatisfiable u -> throw RegistryException.of(ErrorCode.SIZE_INVALID, 416,
                         "requested range not satisfiable; the blob holds " + size + " bytes")
@@ -68,17 +73,19 @@ final class BlobsHandler {
     private static void stream(Exchange ex, SeekableByteChannel channel, Digest digest, int status, long offset,
                                long length) throws IOException {
         ex.response().setStatus(status);
-        ex.header("Content-Length", Long.toString(length));
+        if (length >= 0) {
+            ex.header("Content-Length", Long.toString(length));
+        }
         if (length == 0) {
             ex.end();
             return;
         }
         ByteBufferPool pool = ex.request().getComponents().getByteBufferPool();
-        RetainableByteBuffer pooled = pool.acquire((int) Math.min(CHUNK, length), true);
+        RetainableByteBuffer pooled = pool.acquire((int) (length < 0 ? CHUNK : Math.min(CHUNK, length)), true);
         try {
             channel.position(offset);
             ByteBuffer buffer = pooled.getByteBuffer();
-            long remaining = length;
+            long remaining = length < 0 ? Long.MAX_VALUE : length; // unknown: until the channel ends
             while (remaining > 0) {
                 buffer.clear();
                 if (buffer.capacity() > remaining) {
@@ -86,6 +93,9 @@ final class BlobsHandler {
                 }
                 int n = channel.read(buffer);
                 if (n < 0) {
+                    if (length < 0) {
+                        break;
+                    }
                     throw new IOException("blob " + digest + " ended " + remaining + " bytes early");
                 }
                 buffer.flip();

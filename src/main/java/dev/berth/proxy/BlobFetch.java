@@ -25,6 +25,13 @@ import java.util.concurrent.locks.ReentrantLock;
 final class BlobFetch {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BlobFetch.class);
     private static final int CHUNK = 256 * 1024;
+    /** No layer is this big; an upstream that sends more (or says it will) is not sending a layer. */
+    static final long MAX_BLOB = 64L << 30;
+    /** Free space a download always leaves on the disk, for pushes and the database. */
+    static final long DISK_RESERVE = 1L << 30;
+    private static final long SPACE_CHECK_EVERY = 64L << 20;
+    /** How long a download nobody waits for any more goes on, in case a client comes back for it. */
+    static final java.time.Duration ABANDON_AFTER = java.time.Duration.ofSeconds(10);
 
     private final BlobStore store;
     private final BlobLocks locks;
@@ -33,12 +40,17 @@ final class BlobFetch {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition progress = lock.newCondition();
     private long length = -1;
+    private boolean started;
     private long written;
     /** Every byte is here and hashes to the digest: readers may have them all. */
     private boolean verified;
     /** Committed to the store and linked: the blob is cached. */
     private boolean stored;
     private Exception failure;
+    /** Readers and waiters: when none is left before the end, the download is abandoned. */
+    private int interested;
+    private volatile boolean abandoned;
+    private volatile InputStream source;
 
     BlobFetch(BlobStore store, BlobLocks locks, Digest digest) {
         this.store = store;
@@ -55,20 +67,32 @@ final class BlobFetch {
      * Downloads {@code source} (of {@code declaredLength} bytes, or -1 if unknown) into the store. Runs on its own
      * thread and survives every reader going away, so the blob is cached anyway.
      */
-    void download(InputStream source, long declaredLength, Completion completion) {
+    void download(InputStream body, long declaredLength, Completion completion) {
+        source = body;
         try {
+            if (declaredLength > MAX_BLOB) {
+                throw new Refused("upstream announced " + declaredLength + " bytes, more than any layer");
+            }
+            if (declaredLength >= 0 && store.usableSpace() - declaredLength < DISK_RESERVE) {
+                throw new Refused("not enough free disk for " + declaredLength + " bytes");
+            }
             store.createUpload(upload, digest.algorithm());
             lock.lock();
             try {
                 length = declaredLength;
+                started = true;
                 progress.signalAll();
             } finally {
                 lock.unlock();
             }
-            try (InputStream in = source; BlobStore.UploadSink sink = store.openUploadSink(upload)) {
+            try (InputStream in = body; BlobStore.UploadSink sink = store.openUploadSink(upload)) {
                 byte[] chunk = new byte[CHUNK];
+                long nextSpaceCheck = SPACE_CHECK_EVERY;
                 int n;
                 while ((n = in.read(chunk)) >= 0) {
+                    if (abandoned) {
+                        throw new Refused("nobody was waiting for it any more");
+                    }
                     // Take whatever else has already arrived: fewer, larger writes and reader wake-ups, and no
                     // waiting for more than the network has delivered.
                     for (int more; n < chunk.length && in.available() > 0 && (more = in.read(chunk, n, chunk.length - n)) > 0; ) {
@@ -79,17 +103,26 @@ final class BlobFetch {
                     }
                     sink.write(chunk, 0, n);
                     if (declaredLength >= 0 && sink.size() > declaredLength) {
-                        throw new IOException("upstream sent more than the " + declaredLength + " bytes it announced");
+                        throw new Refused("upstream sent more than the " + declaredLength + " bytes it announced");
+                    }
+                    if (sink.size() > MAX_BLOB) {
+                        throw new Refused("upstream sent more than any layer holds");
+                    }
+                    if (sink.size() >= nextSpaceCheck) {
+                        nextSpaceCheck += SPACE_CHECK_EVERY;
+                        if (store.usableSpace() < DISK_RESERVE) {
+                            throw new Refused("the disk is nearly full");
+                        }
                     }
                     advance(sink.size());
                 }
                 if (declaredLength >= 0 && written != declaredLength) {
-                    throw new IOException("upstream sent " + written + " of the " + declaredLength + " bytes it announced");
+                    throw new Refused("upstream sent " + written + " of the " + declaredLength + " bytes it announced");
                 }
                 var hashed = sink.digest();
                 if (hashed.isPresent()) {
                     if (!hashed.get().equals(digest)) {
-                        throw new IOException("upstream bytes hash to " + hashed.get() + ", not " + digest);
+                        throw new Refused("upstream bytes hash to " + hashed.get() + ", not " + digest);
                     }
                     release();
                 }
@@ -106,7 +139,8 @@ final class BlobFetch {
             } catch (IOException ignored) {
                 // the upload is abandoned either way
             }
-            LOG.warn("download of {} failed and was discarded: {}", digest, e.getMessage());
+            LOG.warn("download of {} failed and was discarded: {}", digest, abandoned
+                    ? "nobody was waiting for it any more" : e instanceof Refused ? e.getMessage() : UpstreamClient.reason(e));
             finish(e);
         }
     }
@@ -153,11 +187,11 @@ final class BlobFetch {
         }
     }
 
-    /** Waits until the download has started (or failed) and returns its length, or -1 until known. */
+    /** Waits until the download has started (or failed) and returns its length: -1 if the upstream gave none. */
     long awaitLength() throws IOException {
         lock.lock();
         try {
-            while (length < 0 && !verified && failure == null) {
+            while (!started && !verified && failure == null) {
                 progress.awaitUninterruptibly();
             }
             if (!verified) {
@@ -171,7 +205,53 @@ final class BlobFetch {
 
     /** Blocks until the blob is stored and linked (for callers that build on it, such as sync). */
     void awaitStored() throws IOException {
-        await(() -> stored);
+        interest(+1);
+        try {
+            await(() -> stored);
+        } finally {
+            interest(-1);
+        }
+    }
+
+    /**
+     * Counts who is waiting for this download. When nobody is any more and the bytes are not all here yet, the
+     * download is abandoned after {@link #ABANDON_AFTER} unless someone comes back: a client that gave up must
+     * not leave Berth downloading (an upstream that never stops sending would fill the disk).
+     */
+    private void interest(int delta) {
+        lock.lock();
+        try {
+            interested += delta;
+            if (interested > 0 || verified || failure != null) {
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        Thread.ofVirtual().name("berth-fetch-watch").start(() -> {
+            try {
+                Thread.sleep(ABANDON_AFTER);
+            } catch (InterruptedException e) {
+                return;
+            }
+            lock.lock();
+            try {
+                if (interested > 0 || verified || failure != null) {
+                    return;
+                }
+                abandoned = true;
+            } finally {
+                lock.unlock();
+            }
+            InputStream in = source;
+            if (in != null) {
+                try {
+                    in.close(); // unblocks a read waiting on an upstream that trickles
+                } catch (IOException ignored) {
+                    // the download fails either way
+                }
+            }
+        });
     }
 
     /** Blocks until every byte is here and verified. */
@@ -200,7 +280,17 @@ final class BlobFetch {
 
     private void throwIfFailed() throws IOException {
         if (failure != null) {
-            throw new FetchFailedException("upstream download of " + digest + " failed: " + failure.getMessage(), failure);
+            // Berth's own findings are told as they are; a broken connection's details (which name the HTTP
+            // client's internals) stay in the log.
+            String why = failure instanceof Refused ? failure.getMessage() : "the connection to the upstream broke off";
+            throw new FetchFailedException("upstream download of " + digest + " failed: " + why, failure);
+        }
+    }
+
+    /** Berth stopped a download on purpose; the reason is fit to tell a client. */
+    private static final class Refused extends IOException {
+        Refused(String reason) {
+            super(reason);
         }
     }
 
@@ -225,13 +315,49 @@ final class BlobFetch {
 
     /** A channel over the blob as it arrives; reads block until bytes are there (or fail with the download). */
     SeekableByteChannel reader() throws IOException {
-        return new Reader();
+        interest(+1);
+        return new Reader(false);
+    }
+
+    /**
+     * A reader that gives nothing until every byte is verified: for a range, whose bytes would otherwise reach
+     * the client before the digest could vouch for them.
+     */
+    SeekableByteChannel verifiedReader() throws IOException {
+        interest(+1);
+        return new Reader(true);
+    }
+
+    /** Waits at most {@code max} for the blob to be stored; false if it was not (yet). */
+    boolean awaitStored(java.time.Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        lock.lock();
+        try {
+            while (!stored && failure == null) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                progress.awaitNanos(left);
+            }
+            return stored;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            lock.unlock();
+        }
     }
 
     private final class Reader implements SeekableByteChannel {
+        private final boolean verifiedOnly;
         private SeekableByteChannel file;
         private long position;
         private boolean open = true;
+
+        Reader(boolean verifiedOnly) {
+            this.verifiedOnly = verifiedOnly;
+        }
 
         private SeekableByteChannel file() throws IOException {
             if (file == null) {
@@ -249,6 +375,9 @@ final class BlobFetch {
         public int read(ByteBuffer dst) throws IOException {
             if (!open) {
                 throw new ClosedChannelException();
+            }
+            if (verifiedOnly) {
+                awaitVerified();
             }
             long allowed = readable(position);
             if (position >= allowed) {
@@ -282,10 +411,14 @@ final class BlobFetch {
             return this;
         }
 
+        /**
+         * The blob's length, or -1 while the upstream has not said it (a chunked answer): the body is then
+         * streamed without a length. A verified-only reader waits for the whole and always knows.
+         */
         @Override
         public long size() throws IOException {
             long known = awaitLength();
-            if (known < 0) {
+            if (known < 0 && verifiedOnly) {
                 awaitVerified();
                 return written;
             }
@@ -304,7 +437,11 @@ final class BlobFetch {
 
         @Override
         public void close() throws IOException {
+            if (!open) {
+                return;
+            }
             open = false;
+            interest(-1);
             if (file != null) {
                 file.close();
             }

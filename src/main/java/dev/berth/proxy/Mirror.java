@@ -23,6 +23,7 @@ public final class Mirror {
     private final List<Glob> unprefixed;
     private final Set<String> namespaces;
     private final boolean dockerHub;
+    private final boolean upstreamIsDockerHub;
 
     /** A content rule: local repositories matching {@code local} come from upstream by {@link #upstreamName}. */
     private record Rule(SyncConfig.Content content, Glob local, Glob upstream, String literalPrefix) {
@@ -45,9 +46,14 @@ public final class Mirror {
             }
             for (URI url : config.urls()) {
                 names.add(url.getHost().toLowerCase(Locale.ROOT));
+                if (url.getPort() > 0) {
+                    names.add(SyncConfig.authority(url).toLowerCase(Locale.ROOT)); // containerd sends host:port
+                }
             }
         }
         this.dockerHub = names.stream().anyMatch(DOCKER_HUB::contains);
+        this.upstreamIsDockerHub = config.urls().stream()
+                .anyMatch(u -> DOCKER_HUB.contains(u.getHost().toLowerCase(Locale.ROOT)));
         if (dockerHub) {
             names.addAll(DOCKER_HUB);
         }
@@ -96,8 +102,17 @@ public final class Mirror {
         return primary.getHost() + (primary.getPort() > 0 ? ":" + primary.getPort() : "");
     }
 
+    /** Whether this upstream stands for Docker Hub's names (its repositories keep {@code library/}). */
     public boolean isDockerHub() {
         return dockerHub;
+    }
+
+    /**
+     * Whether the upstream is Docker Hub's own registry (not a mirror of it): no catalog to walk, and a 401 for
+     * a repository that does not exist.
+     */
+    public boolean upstreamIsDockerHub() {
+        return upstreamIsDockerHub;
     }
 
     Set<String> namespaces() {

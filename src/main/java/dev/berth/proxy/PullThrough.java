@@ -39,6 +39,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 public final class PullThrough implements AutoCloseable {
+    /** After an upstream failure, how long a stale tag is served before the upstream is asked again. */
+    private static final Duration RETRY_STALE = Duration.ofSeconds(30);
+    private static final Duration SETTLE = Duration.ofSeconds(30);
     private static final Logger LOG = LoggerFactory.getLogger(PullThrough.class);
 
     private final Mirrors mirrors;
@@ -50,6 +53,7 @@ public final class PullThrough implements AutoCloseable {
     private final ProxyMetrics metrics;
     private final SingleFlight<String, ManifestRecord> manifestFlights = new SingleFlight<>();
     private final SingleFlight<String, BlobFetch> blobFlights = new SingleFlight<>();
+    private final SingleFlight<String, Long> sizeFlights = new SingleFlight<>();
     private final Map<String, BlobFetch> fetching = new java.util.concurrent.ConcurrentHashMap<>();
 
     public PullThrough(Mirrors mirrors, Registry registry, BlobStore store, MetadataStore meta, Clock clock,
@@ -158,7 +162,9 @@ public final class PullThrough implements AutoCloseable {
         }
         UpstreamClient client = clients.get(route.mirror());
         try {
-            String reported = client.headManifest(route.upstreamRepository(), tag);
+            String reported = local.isPresent()
+                    ? client.checkManifest(route.upstreamRepository(), tag) // a copy to fall back on: ask briefly
+                    : client.headManifest(route.upstreamRepository(), tag);
             Digest upstream = reported == null ? null : parseOrNull(reported);
             if (local.isPresent() && upstream != null && local.get().digest().equals(upstream)) {
                 meta.markMirrorChecked(repository, tag, clock.instant());
@@ -184,6 +190,9 @@ public final class PullThrough implements AutoCloseable {
             if (local.isPresent() && e.kind() != UpstreamException.Kind.INVALID) {
                 metrics.answered("manifest", "stale");
                 LOG.warn("serving {}:{} from the cache: {}", repository, tag, e.getMessage());
+                // Ask again in a while, not on every request meanwhile: the upstream is in trouble.
+                Duration window = route.mirror().config().freshness();
+                meta.markMirrorChecked(repository, tag, clock.instant().minus(window).plus(RETRY_STALE));
                 return local.get();
             }
             throw refusal(route, e, "manifest " + tag);
@@ -302,36 +311,52 @@ public final class PullThrough implements AutoCloseable {
             if (linked.isPresent()) {
                 return linked.getAsLong();
             }
-            return clients.get(route.get().mirror()).headBlob(route.get().upstreamRepository(), digest);
+            // Concurrent HEADs of one cold blob share one upstream HEAD.
+            long size = sizeFlights.run(repository + "@" + digest,
+                    () -> clients.get(route.get().mirror()).headBlob(route.get().upstreamRepository(), digest));
+            // Only one blob is empty, and its digest says so: a 0 for any other is an upstream that did not say.
+            if (size > 0 || (size == 0 && digest.equals(Digest.compute(digest.algorithm(), new byte[0])))) {
+                return size;
+            }
+            // The upstream did not say; the download will.
+            try (SeekableByteChannel reader = openBlob(repository, digest, true)) {
+                return reader.size();
+            }
         } catch (UpstreamException e) {
             throw refusal(route.get(), e, "blob " + digest);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (RegistryException | UncheckedIOException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
     }
 
     /** Opens a blob for GET: cached, or fetched once and streamed to every client that asks meanwhile. */
     public SeekableByteChannel openBlob(String repository, Digest digest) {
+        return openBlob(repository, digest, false);
+    }
+
+    /**
+     * The same, for a client that asked for a range ({@code ranged}): a blob still arriving gives it nothing
+     * until all of it has been verified, since the range may end before the digest can vouch for it.
+     */
+    public SeekableByteChannel openBlob(String repository, Digest digest, boolean ranged) {
         Optional<Mirrors.Route> route = mirrors.route(repository);
         if (route.isEmpty()) {
             return registry.blobs().open(repository, digest);
         }
-        return openBlob(route.get(), repository, digest);
-    }
-
-    private SeekableByteChannel openBlob(Mirrors.Route route, String repository, Digest digest) {
-        BlobFetch fetch = cachedOrFetching(route, repository, digest);
+        BlobFetch fetch = cachedOrFetching(route.get(), repository, digest);
         try {
-            return counting(route, fetch == null ? registry.blobs().open(repository, digest) : fetch.reader());
+            return counting(route.get(), fetch == null ? registry.blobs().open(repository, digest)
+                    : ranged ? fetch.verifiedReader() : fetch.reader());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    /**
-     * Null when the repository already holds the blob (linking bytes stored for another repository once the
-     * upstream confirms this one has them too); otherwise the one download of it, started if need be.
-     */
+    /** Null when the repository already holds the blob; otherwise the one download of it, started if need be. */
     private BlobFetch cachedOrFetching(Mirrors.Route route, String repository, Digest digest) {
         // In-flight first: a download leaves this map only after its blob is linked, so no request falls between.
         String key = repository + "@" + digest;
@@ -344,20 +369,10 @@ public final class PullThrough implements AutoCloseable {
             metrics.answered("blob", "hit");
             return null;
         }
+        // Bytes stored for another repository are not linked on the upstream's word (a HEAD): an upstream that
+        // claimed any digest would open other repositories' layers to whoever may read this one. The upstream
+        // must serve the bytes, and they must hash right; the store then keeps the one copy it has.
         try {
-            if (store.size(digest).isPresent()) {
-                // The bytes are here from another repository; the upstream still decides whether this one has them.
-                clients.get(route.mirror()).headBlob(route.upstreamRepository(), digest);
-                boolean linked = registry.locks().with(digest, () -> {
-                    var stored = store.size(digest); // again, under the lock: collection may have taken them since
-                    stored.ifPresent(size -> meta.linkBlob(repository, digest, size));
-                    return stored.isPresent();
-                });
-                if (linked) {
-                    metrics.answered("blob", "hit");
-                    return null;
-                }
-            }
             return blobFlights.run(key, () -> {
                 BlobFetch running = fetching.get(key);
                 if (running != null) {
@@ -410,11 +425,7 @@ public final class PullThrough implements AutoCloseable {
     public void settle(String repository, Digest digest) {
         BlobFetch running = fetching.get(repository + "@" + digest);
         if (running != null) {
-            try {
-                running.awaitStored();
-            } catch (IOException failed) {
-                // the download failed: nothing was recorded, which is what the caller finds
-            }
+            running.awaitStored(SETTLE); // not forever: a download that crawls must not hold the caller
         }
     }
 
@@ -501,7 +512,7 @@ public final class PullThrough implements AutoCloseable {
      */
     private static RegistryException refusal(Mirrors.Route route, UpstreamException e, String what) {
         if (e.kind() != UpstreamException.Kind.NOT_FOUND) {
-            LOG.warn("cannot serve {} of {}: {}", what, route.upstreamRepository(), e.getMessage());
+            LOG.warn("cannot serve {} of upstream repository {}: {}", what, route.upstreamRepository(), e.getMessage());
         }
         return switch (e.kind()) {
             case NOT_FOUND -> RegistryException.of(what.startsWith("blob") ? ErrorCode.BLOB_UNKNOWN : ErrorCode.MANIFEST_UNKNOWN,

@@ -42,18 +42,31 @@ public final class Syncer implements AutoCloseable {
             if (mirror.config().pollInterval() == null) {
                 continue;
             }
-            if (mirror.isDockerHub()) {
+            if (mirror.upstreamIsDockerHub()) {
                 LOG.info("periodic sync of {} skipped: Docker Hub has no catalog to walk; its images come on demand",
                         mirror.name());
                 continue;
             }
             long every = Math.max(1, mirror.config().pollInterval().toSeconds());
             // zot syncs once at start and then every pollInterval; so does Berth, off the request path.
-            schedule.scheduleWithFixedDelay(() -> run(mirror), 0, every, TimeUnit.SECONDS);
+            schedule.scheduleWithFixedDelay(() -> runGuarded(mirror), 0, every, TimeUnit.SECONDS);
         }
     }
 
-    /** One pass over an upstream; never throws, so the schedule goes on. */
+    /**
+     * A pass that cannot end the schedule: an executor runs no more passes of a task that once threw, so
+     * whatever an upstream provokes is logged and the next pass comes as planned.
+     */
+    private void runGuarded(Mirror mirror) {
+        try {
+            run(mirror);
+        } catch (RuntimeException e) {
+            LOG.warn("periodic sync of {} failed; it runs again in {}", mirror.name(),
+                    Durations.format(mirror.config().pollInterval()), e);
+        }
+    }
+
+    /** One pass over an upstream. */
     public Pass run(Mirror mirror) {
         UpstreamClient client = pullThrough.client(mirror);
         Instant started = Instant.now();

@@ -58,6 +58,18 @@ public final class UpstreamClient implements AutoCloseable {
             MediaTypes.DOCKER_MANIFEST_LIST, MediaTypes.DOCKER_MANIFEST);
     private static final Pattern CHALLENGE_PARAM = Pattern.compile("(\\w+)=\"([^\"]*)\"");
     private static final Duration IDLE = Duration.ofSeconds(60);
+    private static final Duration ANSWER = Duration.ofSeconds(20);
+    private static final int MAX_TOKEN = 16 * 1024;
+    private static final int MAX_PAGE = 1024 * 1024;
+    private static final int MAX_LISTED = 100_000;
+    private static final Duration MAX_BACK_OFF = Duration.ofSeconds(30);
+
+    /** How hard to try: attempts per URL and how long to wait for each answer. */
+    private record Patience(int attempts, Duration answerWithin) {
+    }
+
+    /** For a tag Berth already has a copy of: the client is better served stale now than fresh in minutes. */
+    private static final Patience QUICK = new Patience(1, Duration.ofSeconds(5));
     private static final int MAX_MANIFEST = 4 * 1024 * 1024;
     private static final int MAX_REDIRECTS = 5;
 
@@ -77,7 +89,9 @@ public final class UpstreamClient implements AutoCloseable {
     }
 
     /** A response whose body is still to be read; closing it releases the connection. */
-    public record Streamed(int status, Response response, InputStream body, long length) implements AutoCloseable {
+    /** An answer with its body still to read; {@code elsewhere}: it came from another host, after a redirect. */
+    public record Streamed(int status, Response response, InputStream body, long length, boolean elsewhere)
+            implements AutoCloseable {
         public String header(String name) {
             return response.getHeaders().get(name);
         }
@@ -162,7 +176,20 @@ public final class UpstreamClient implements AutoCloseable {
 
     /** HEAD of a manifest: its digest as the upstream reports it, or null if it reports none. */
     public String headManifest(String repository, String reference) throws UpstreamException {
-        try (Streamed r = send("HEAD", "/v2/" + repository + "/manifests/" + reference, MANIFEST_ACCEPT, repository)) {
+        return headManifest(repository, reference, patient(false));
+    }
+
+    /**
+     * The same HEAD, asked once per URL and given a few seconds: for revalidating a tag that can be served from
+     * the cache if the upstream is slow or down.
+     */
+    public String checkManifest(String repository, String reference) throws UpstreamException {
+        return headManifest(repository, reference, QUICK);
+    }
+
+    private String headManifest(String repository, String reference, Patience patience) throws UpstreamException {
+        try (Streamed r = send("HEAD", "/v2/" + repository + "/manifests/" + reference, MANIFEST_ACCEPT, repository,
+                patience)) {
             expectOk(r, "manifest " + repository + ":" + reference);
             return r.header("Docker-Content-Digest");
         }
@@ -213,14 +240,29 @@ public final class UpstreamClient implements AutoCloseable {
         return pages("/v2/" + repository + "/tags/list?n=1000", "tags", repository);
     }
 
+    /**
+     * Every entry of a paginated listing, within bounds an upstream cannot talk Berth out of: pages of at most
+     * 1 MiB, at most {@link #MAX_LISTED} entries in all.
+     */
     private List<String> pages(String first, String field, String repository) throws UpstreamException {
         List<String> all = new ArrayList<>();
         String next = first;
-        for (int page = 0; next != null && page < 10_000; page++) {
+        while (next != null) {
             try (Streamed r = send("GET", next, "application/json", repository)) {
                 expectOk(r, next);
-                JsonNode body = JSON.readTree(r.body().readNBytes(16 * 1024 * 1024));
-                body.path(field).forEach(n -> all.add(n.asText()));
+                byte[] page = r.body().readNBytes(MAX_PAGE + 1);
+                if (page.length > MAX_PAGE) {
+                    throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "upstream " + mirror.name()
+                            + " sent a listing page larger than 1 MiB");
+                }
+                JsonNode body = JSON.readTree(page);
+                for (JsonNode n : body.path(field)) {
+                    if (all.size() >= MAX_LISTED) {
+                        throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "upstream " + mirror.name()
+                                + " lists more than " + MAX_LISTED + " entries");
+                    }
+                    all.add(n.asText());
+                }
                 next = nextPage(r.header("Link"));
             } catch (IOException e) {
                 throw unavailable("listing " + next, e);
@@ -229,7 +271,8 @@ public final class UpstreamClient implements AutoCloseable {
         return all;
     }
 
-    private static String nextPage(String link) {
+    /** The path and query of the next page, from a {@code Link} header; null when there is none. */
+    private String nextPage(String link) throws UpstreamException {
         if (link == null) {
             return null;
         }
@@ -237,8 +280,16 @@ public final class UpstreamClient implements AutoCloseable {
         if (!m.find()) {
             return null;
         }
-        URI uri = URI.create(m.group(1));
-        return uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+        try {
+            URI uri = URI.create(m.group(1));
+            if (uri.getRawPath() == null || !uri.getRawPath().startsWith("/v2/")) {
+                throw new IllegalArgumentException("not a registry path");
+            }
+            return uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+        } catch (IllegalArgumentException e) {
+            throw new UpstreamException(UpstreamException.Kind.INVALID, 200, "upstream " + mirror.name()
+                    + " sent a Link header that is not a registry URL");
+        }
     }
 
     private void expectOk(Streamed r, String what) throws UpstreamException {
@@ -248,7 +299,7 @@ public final class UpstreamClient implements AutoCloseable {
         r.close();
         Duration retryAfter = retryAfter(r.header("Retry-After"));
         // Docker Hub answers 401, not 404, for a repository that does not exist (or that Berth may not see).
-        UpstreamException.Kind kind = mirror.isDockerHub() && r.status() == 401
+        UpstreamException.Kind kind = mirror.upstreamIsDockerHub() && r.status() == 401
                 ? UpstreamException.Kind.NOT_FOUND : UpstreamException.ofStatus(r.status());
         throw new UpstreamException(kind, r.status(), "upstream " + mirror.name() + " answered " + r.status() + " for "
                 + what, retryAfter, null);
@@ -261,13 +312,26 @@ public final class UpstreamClient implements AutoCloseable {
      * (up to {@code maxRetries}, with exponential back-off from {@code retryDelay}, or the upstream's
      * {@code Retry-After}), trying the upstream's URLs in turn.
      */
+    /**
+     * Retries as configured. Small answers (manifests, tags, tokens) get {@link #ANSWER} to begin; blobs get
+     * {@link #IDLE}, which also bounds a pause in the middle of a body (never a whole transfer).
+     */
+    private Patience patient(boolean blob) {
+        return new Patience(1 + mirror.config().maxRetries(), blob ? IDLE : ANSWER);
+    }
+
     private Streamed send(String method, String pathAndQuery, String accept, String repository) throws UpstreamException {
-        int attempts = 1 + mirror.config().maxRetries();
+        return send(method, pathAndQuery, accept, repository, patient(pathAndQuery.contains("/blobs/")));
+    }
+
+    private Streamed send(String method, String pathAndQuery, String accept, String repository, Patience patience)
+            throws UpstreamException {
+        int attempts = patience.attempts();
         UpstreamException last = null;
         for (int attempt = 0; attempt < attempts; attempt++) {
             for (URI base : mirror.config().urls()) {
                 try {
-                    Streamed r = authorized(method, URI.create(base + pathAndQuery), accept, repository);
+                    Streamed r = authorized(method, URI.create(base + pathAndQuery), accept, repository, patience.answerWithin());
                     if (r.status() == 429 || r.status() >= 500) {
                         r.close();
                         last = new UpstreamException(UpstreamException.ofStatus(r.status()), r.status(),
@@ -284,6 +348,9 @@ public final class UpstreamClient implements AutoCloseable {
                 }
             }
             if (attempt + 1 < attempts) {
+                if (last != null && last.retryAfter() != null && last.retryAfter().compareTo(MAX_BACK_OFF) > 0) {
+                    break; // asked to come back later than a client would wait: say so now
+                }
                 backOff(attempt, last);
             }
         }
@@ -295,7 +362,7 @@ public final class UpstreamClient implements AutoCloseable {
         if (last != null && last.retryAfter() != null) {
             delay = last.retryAfter();
         }
-        Duration capped = delay.compareTo(Duration.ofSeconds(30)) > 0 ? Duration.ofSeconds(30) : delay;
+        Duration capped = delay.compareTo(MAX_BACK_OFF) > 0 ? MAX_BACK_OFF : delay;
         try {
             Thread.sleep(capped);
         } catch (InterruptedException e) {
@@ -304,24 +371,26 @@ public final class UpstreamClient implements AutoCloseable {
     }
 
     /** Sends once; answers a challenge once (Bearer token or Basic credentials) and follows redirects. */
-    private Streamed authorized(String method, URI uri, String accept, String repository)
+    private Streamed authorized(String method, URI uri, String accept, String repository, Duration wait)
             throws IOException, TimeoutException, ExecutionException, InterruptedException, UpstreamException {
         String scope = repository == null ? "registry:catalog:*" : "repository:" + repository + ":pull";
         // Tokens and credentials belong to the URL's registry, never to a fail-over one.
         SyncConfig.Login login = mirror.config().login(uri);
         String tokenKey = SyncConfig.authority(uri) + " " + scope;
         String authorization = cachedAuthorization(tokenKey);
-        Streamed r = exchange(method, uri, accept, authorization);
-        if (r.status() != 401) {
+        Streamed r = exchange(method, uri, accept, authorization, wait);
+        if (r.status() != 401 || r.elsewhere()) {
+            // A challenge from the host a redirect led to is not answered: the credentials and tokens here are
+            // the upstream's, and that host is not the upstream.
             return r;
         }
         String challenge = r.header("WWW-Authenticate");
         r.close();
-        authorization = answer(challenge, scope, tokenKey, login);
+        authorization = answer(challenge, scope, tokenKey, login, wait);
         if (authorization == null) {
-            return exchange(method, uri, accept, null); // nothing to answer with: let the caller see the 401
+            return exchange(method, uri, accept, null, wait); // nothing to answer with: let the caller see the 401
         }
-        return exchange(method, uri, accept, authorization);
+        return exchange(method, uri, accept, authorization, wait);
     }
 
     private String cachedAuthorization(String tokenKey) {
@@ -333,7 +402,8 @@ public final class UpstreamClient implements AutoCloseable {
     }
 
     /** Works out the Authorization header a challenge asks for, fetching a token if it is a Bearer challenge. */
-    private String answer(String challenge, String scope, String tokenKey, SyncConfig.Login login) throws UpstreamException {
+    private String answer(String challenge, String scope, String tokenKey, SyncConfig.Login login, Duration wait)
+            throws UpstreamException {
         if (challenge == null || challenge.regionMatches(true, 0, "Basic", 0, 5)) {
             return basic(login);
         }
@@ -355,19 +425,27 @@ public final class UpstreamClient implements AutoCloseable {
             url.append("service=").append(URLEncoder.encode(params.get("service"), StandardCharsets.UTF_8)).append('&');
         }
         url.append("scope=").append(URLEncoder.encode(wanted, StandardCharsets.UTF_8));
-        try (Streamed r = exchange("GET", URI.create(url.toString()), "application/json", basic(login))) {
+        URI tokenUrl;
+        try {
+            tokenUrl = requireHttp(URI.create(url.toString()), "named a token service");
+        } catch (IllegalArgumentException | IOException e) {
+            throw new UpstreamException(UpstreamException.Kind.INVALID, 401, "upstream " + mirror.name()
+                    + " named a token service that is not an http(s) URL");
+        }
+        try (Streamed r = exchange("GET", tokenUrl, "application/json", basic(login), wait)) {
             if (r.status() != 200) {
                 throw new UpstreamException(UpstreamException.Kind.REFUSED, r.status(),
                         "the token service of " + mirror.name() + " answered " + r.status());
             }
             JsonNode body = JSON.readTree(r.body().readNBytes(1024 * 1024));
             String token = body.hasNonNull("token") ? body.get("token").asText() : body.path("access_token").asText(null);
-            if (token == null || token.isEmpty()) {
+            if (token == null || token.isEmpty() || token.length() > MAX_TOKEN) {
                 throw new UpstreamException(UpstreamException.Kind.REFUSED, 200, "the token service of " + mirror.name()
-                        + " gave no token");
+                        + (token == null || token.isEmpty() ? " gave no token" : " gave a token too large to send"));
             }
-            long seconds = body.path("expires_in").asLong(60);
-            tokens.put(tokenKey, new Token(token, clock.instant().plusSeconds(Math.max(10, seconds - 10))));
+            // Kept until shortly before it expires, and never more than a day, whatever the service says.
+            long seconds = Math.min(Math.max(body.path("expires_in").asLong(60), 20), 86_400);
+            tokens.put(tokenKey, new Token(token, clock.instant().plusSeconds(seconds - 10)));
             return "Bearer " + token;
         } catch (IOException | TimeoutException | ExecutionException e) {
             throw unavailable("token from " + realm, e);
@@ -389,13 +467,14 @@ public final class UpstreamClient implements AutoCloseable {
      * One request, following redirects (a blob is often served from a CDN); credentials never follow a
      * redirect to another host.
      */
-    private Streamed exchange(String method, URI uri, String accept, String authorization)
+    private Streamed exchange(String method, URI uri, String accept, String authorization, Duration wait)
             throws IOException, TimeoutException, ExecutionException, InterruptedException {
         URI target = uri;
         String auth = authorization;
+        boolean elsewhere = false;
         for (int hop = 0; ; hop++) {
             InputStreamResponseListener listener = new InputStreamResponseListener();
-            Request request = http.newRequest(target).method(method).idleTimeout(IDLE.toSeconds(), TimeUnit.SECONDS);
+            Request request = http.newRequest(target).method(method).idleTimeout(wait.toMillis(), TimeUnit.MILLISECONDS);
             String sendAuth = auth;
             request.headers(h -> {
                 if (accept != null) {
@@ -406,27 +485,49 @@ public final class UpstreamClient implements AutoCloseable {
                 }
             });
             request.send(listener);
-            Response response = listener.get(IDLE.toSeconds(), TimeUnit.SECONDS);
+            Response response = listener.get(wait.toMillis(), TimeUnit.MILLISECONDS);
             counter.count(mirror.name(), method, response.getStatus());
             int status = response.getStatus();
             if (status >= 300 && status < 400 && status != 304 && hop < MAX_REDIRECTS
                     && response.getHeaders().get("Location") != null) {
                 listener.getInputStream().close();
-                URI next = target.resolve(response.getHeaders().get("Location"));
-                if (!sameOrigin(next, target)) {
+                URI next = redirectTarget(target, response.getHeaders().get("Location"));
+                if (!sameOrigin(next, uri)) {
                     auth = null;
+                    elsewhere = true;
                 }
                 target = next;
                 continue;
             }
             long length = response.getHeaders().getLongField("Content-Length");
-            return new Streamed(status, response, listener.getInputStream(), length);
+            return new Streamed(status, response, listener.getInputStream(), length, elsewhere);
         }
     }
 
     private static boolean sameOrigin(URI a, URI b) {
-        return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost())
-                && a.getPort() == b.getPort();
+        return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost() != null
+                && a.getHost().equalsIgnoreCase(b.getHost()) && a.getPort() == b.getPort();
+    }
+
+    /** Where a redirect points, if it is somewhere Berth may go: an absolute http(s) URL with a host. */
+    private URI redirectTarget(URI from, String location) throws IOException {
+        URI next;
+        try {
+            next = from.resolve(location.strip());
+        } catch (IllegalArgumentException e) {
+            throw new java.net.ProtocolException("upstream " + mirror.name() + " redirected to a malformed location");
+        }
+        return requireHttp(next, "redirected");
+    }
+
+    private URI requireHttp(URI target, String what) throws IOException {
+        String scheme = target.getScheme();
+        if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
+                || target.getHost() == null) {
+            throw new java.net.ProtocolException("upstream " + mirror.name() + " " + what
+                    + " to something other than an http(s) URL with a host");
+        }
+        return target;
     }
 
     private static Duration retryAfter(String header) {
@@ -434,7 +535,9 @@ public final class UpstreamClient implements AutoCloseable {
             return null;
         }
         try {
-            return Duration.ofSeconds(Math.max(0, Long.parseLong(header.strip())));
+            long seconds = Long.parseLong(header.strip());
+            // Zero or less says nothing; more than an hour is not an answer a client can wait for.
+            return seconds <= 0 ? null : Duration.ofSeconds(Math.min(seconds, 3600));
         } catch (NumberFormatException e) {
             return null;
         }
@@ -454,8 +557,18 @@ public final class UpstreamClient implements AutoCloseable {
             }
             root = t;
         }
+        if (root instanceof java.io.EOFException || root instanceof java.nio.channels.ClosedChannelException
+                || root.getClass().getName().startsWith("org.eclipse.jetty.")) {
+            return "it closed the connection before answering"; // the HTTP client's own words name its internals
+        }
+        if (root instanceof TimeoutException) {
+            return "it did not answer in time";
+        }
         String message = root.getMessage();
         String kind = root.getClass().getSimpleName();
+        if (message != null && message.length() > 200) {
+            message = message.substring(0, 200) + "…";
+        }
         return message == null || message.isBlank() ? kind : kind + ": " + message;
     }
 

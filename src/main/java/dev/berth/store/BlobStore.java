@@ -91,6 +91,9 @@ public interface BlobStore extends Closeable {
      */
     boolean quarantine(Digest digest) throws IOException;
 
+    /** Bytes that may still be written before the store is full. */
+    long usableSpace() throws IOException;
+
     /** When an upload was last written to; empty if there is no such upload. */
     java.util.Optional<java.time.Instant> uploadModified(String id) throws IOException;
 

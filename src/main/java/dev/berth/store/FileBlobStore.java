@@ -357,6 +357,11 @@ public final class FileBlobStore implements BlobStore {
     }
 
     @Override
+    public long usableSpace() throws IOException {
+        return Files.getFileStore(uploads).getUsableSpace();
+    }
+
+    @Override
     public boolean quarantine(Digest digest) throws IOException {
         Path aside = quarantine.resolve(digest.algorithm().label() + "-" + digest.hex() + "-" + System.currentTimeMillis());
         Files.createDirectories(quarantine);

@@ -185,7 +185,8 @@ class PullThroughClientsTest {
                 ""));
         // One file for every registry: containerd adds ?ns=<registry> and Berth routes by it.
         Path hosts = Files.createDirectories(work.resolve("hosts/_default"));
-        Files.writeString(hosts.resolve("hosts.toml"), "[host.\"" + berth.uri() + "\"]\n  capabilities = [\"pull\", \"resolve\"]\n");
+        Files.writeString(hosts.resolve("hosts.toml"), "server = \"" + berth.uri() + "\"\n\n[host.\"" + berth.uri()
+                + "\"]\n  capabilities = [\"pull\", \"resolve\"]\n");
         Process containerd = new ProcessBuilder("containerd", "--config", ctd.resolve("config.toml").toString())
                 .redirectErrorStream(true).redirectOutput(ctd.resolve("containerd.log").toFile()).start();
         try {

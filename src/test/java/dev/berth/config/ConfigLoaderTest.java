@@ -140,6 +140,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void syncSettingsThatCannotWorkAsMeantAreNamed() throws Exception {
+        ConfigLoader.Loaded loaded = load(withRoot("\"extensions\":{\"sync\":{\"registries\":["
+                + "{\"urls\":[\"https://ghcr.io\"],\"content\":[{\"prefix\":\"**\"}]}]}}"));
+        assertThat(loaded.warnings())
+                .anySatisfy(w -> assertThat(w).contains("registries[0].content").contains("every push is refused"))
+                .anySatisfy(w -> assertThat(w).contains("neither onDemand nor pollInterval"));
+        assertThatThrownBy(() -> load(withRoot("\"extensions\":{\"sync\":{\"registries\":[{\"urls\":[\"ghcr.io\"]}]}}")))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .as("one error for a URL without a scheme, not two").hasSize(1)
+                        .allSatisfy(p -> assertThat(p).contains("is not an http(s) URL")));
+        assertProblem(withRoot("\"extensions\":{\"sync\":{\"credentialsFile\":\"/no/such/file.json\",\"registries\":"
+                + "[{\"urls\":[\"https://ghcr.io\"],\"onDemand\":true}]}}"), "is not a readable file");
+    }
+
+    @Test
     void refusesSettingsWhoseAbsenceWouldStoreDataElsewhere() {
         assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"storageDriver\":{\"name\":\"s3\"}}}",
                 "storage.storageDriver: not supported yet");

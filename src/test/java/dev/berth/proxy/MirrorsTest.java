@@ -87,4 +87,23 @@ class MirrorsTest {
         assertThat(mirror.upstreamName("other")).isEmpty();
         assertThat(mirror.isDockerHub()).isFalse();
     }
+
+    @Test
+    void containerdNamesAnUpstreamOnAnotherPortWithItsPort() {
+        Mirrors m = new Mirrors(List.of(new Mirror(upstream("http://127.0.0.1:5301", List.of(content("**", "up", false)),
+                List.of()))));
+        assertThat(m.resolve("team/app", "127.0.0.1:5301", "berth.internal")).isEqualTo("up/team/app");
+        assertThat(m.resolve("team/app", "127.0.0.1", "berth.internal")).isEqualTo("up/team/app");
+    }
+
+    @Test
+    void onlyDockerHubsOwnAddressIsTreatedAsDockerHubsApi() {
+        Mirror hub = new Mirror(upstream("https://registry-1.docker.io", List.of(content("**", "docker.io", false)), List.of()));
+        Mirror proxy = new Mirror(upstream("https://harbor.example/v2-proxy", List.of(content("**", "docker.io", false)),
+                List.of()));
+        assertThat(hub.isDockerHub()).isTrue();
+        assertThat(hub.upstreamIsDockerHub()).isTrue();
+        assertThat(proxy.isDockerHub()).as("Docker Hub's names: library/ applies").isTrue();
+        assertThat(proxy.upstreamIsDockerHub()).as("but it has a catalog, and a 401 means a 401").isFalse();
+    }
 }

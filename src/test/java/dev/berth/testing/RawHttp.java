@@ -61,6 +61,27 @@ public final class RawHttp implements AutoCloseable {
         return buffer.toString(StandardCharsets.ISO_8859_1);
     }
 
+    /** GETs {@code path}, reads about {@code bytes} of the answer, then hangs up, as a client that gives up. */
+    public static void readSomeAndClose(URI base, String path, int bytes) throws IOException {
+        try (RawHttp http = new RawHttp(base)) {
+            http.send("GET " + path + " HTTP/1.1\r\nHost: " + base.getHost() + "\r\n\r\n");
+            http.socket.setSoTimeout(3_000);
+            InputStream in = http.socket.getInputStream();
+            byte[] chunk = new byte[8192];
+            try {
+                for (int read = 0; read < bytes; ) {
+                    int n = in.read(chunk);
+                    if (n < 0) {
+                        break;
+                    }
+                    read += n;
+                }
+            } catch (java.net.SocketTimeoutException impatient) {
+                // a client gives up waiting just the same
+            }
+        }
+    }
+
     public static int status(String response) {
         return Integer.parseInt(response.substring(9, 12));
     }
