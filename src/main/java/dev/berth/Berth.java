@@ -17,6 +17,7 @@ import dev.berth.proxy.Mirrors;
 import dev.berth.proxy.ProxyMetrics;
 import dev.berth.proxy.PullThrough;
 import dev.berth.proxy.Syncer;
+import dev.berth.registry.Pulls;
 import dev.berth.registry.Registry;
 import dev.berth.store.FileBlobStore;
 import java.net.URI;
@@ -41,11 +42,13 @@ public final class Berth implements AutoCloseable {
     private final PullThrough pullThrough;
     private final Syncer syncer;
     private final GarbageCollector collector;
+    private final Pulls pulls;
     private final Scrubber scrubber;
 
     private Berth(DataDirectory data, Health health, HttpServer server,
                   ScheduledExecutorService maintenance, PullThrough pullThrough, Syncer syncer,
-                  GarbageCollector collector, Scrubber scrubber) {
+                  GarbageCollector collector, Scrubber scrubber, Pulls pulls) {
+        this.pulls = pulls;
         this.collector = collector;
         this.scrubber = scrubber;
         this.data = data;
@@ -86,11 +89,15 @@ public final class Berth implements AutoCloseable {
             maintenance.scheduleWithFixedDelay(() -> forgetExpiredSessions(store, clock), 1, 10, TimeUnit.MINUTES);
             BerthConfig.Gc gc = config.storage().gc();
             GarbageCollector collector = new GarbageCollector(blobs, meta, registry.locks(), registry.uploads(), clock,
-                    gc.delay(), metrics == null ? (report, failed) -> { } : metrics::gcFinished);
+                    gc, metrics == null ? (report, failed) -> { } : metrics::gcFinished);
+            Pulls pulls = registry.pulls();
+            maintenance.scheduleWithFixedDelay(pulls::flush, 10, 10, TimeUnit.SECONDS);
             if (gc.enabled()) {
                 long every = Math.max(1, gc.interval().toMillis());
-                maintenance.scheduleWithFixedDelay(() -> collectQuietly(collector, gc.dryRun()), every, every,
-                        TimeUnit.MILLISECONDS);
+                maintenance.scheduleWithFixedDelay(() -> {
+                    pulls.flush(); // retention judges by pulls, the latest included
+                    collectQuietly(collector, gc.dryRun());
+                }, every, every, TimeUnit.MILLISECONDS);
             }
             Mirrors mirrors = pullThrough.mirrors();
             Scrubber scrubber = new Scrubber(blobs, meta, registry.locks(), repo -> mirrors.owner(repo).isPresent(),
@@ -105,7 +112,7 @@ public final class Berth implements AutoCloseable {
                     describeMirrors(pullThrough.mirrors()));
             syncer = new Syncer(pullThrough);
             syncer.start();
-            return new Berth(data, health, server, maintenance, pullThrough, syncer, collector, scrubber);
+            return new Berth(data, health, server, maintenance, pullThrough, syncer, collector, scrubber, pulls);
         } catch (Exception | Error e) {
             if (syncer != null) {
                 syncer.close();
@@ -144,6 +151,7 @@ public final class Berth implements AutoCloseable {
 
     /** Collects garbage now, as the schedule would (for the command line and tests). */
     public GarbageCollector.Report collectGarbage(boolean dryRun) {
+        pulls.flush();
         return collector.run(dryRun);
     }
 
@@ -215,6 +223,7 @@ public final class Berth implements AutoCloseable {
         syncer.close();
         try {
             server.stop();
+            pulls.flush();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             LOG.warn("interrupted while stopping the HTTP server");

@@ -42,10 +42,11 @@ final class GcCommand implements Callable<Integer> {
         try (DataDirectory data = DataDirectory.open(settings.storage().rootDirectory(), clock)) {
             Registry registry = Registry.create(data.blobs(), data.meta(), clock);
             GarbageCollector collector = new GarbageCollector(data.blobs(), data.meta(), registry.locks(),
-                    registry.uploads(), clock, settings.storage().gc().delay(), (report, failed) -> { });
+                    registry.uploads(), clock, settings.storage().gc(), (report, failed) -> { });
             GarbageCollector.Report report = collector.run(dryRun);
-            out.printf("%s %d untagged manifests, %d blob links, %d blobs (%d bytes), %d uploads in %s (gcDelay %s)%n",
-                    dryRun ? "would delete" : "deleted", report.manifests(), report.links(), report.blobs(),
+            out.printf("%s %d tags, %d untagged manifests, %d blob links, %d blobs (%d bytes), %d uploads in %s"
+                            + " (gcDelay %s)%n",
+                    dryRun ? "would delete" : "deleted", report.tags(), report.manifests(), report.links(), report.blobs(),
                     report.blobBytes(), report.uploads(), data.root(), Durations.format(settings.storage().gc().delay()));
             return 0;
         } catch (IOException e) {

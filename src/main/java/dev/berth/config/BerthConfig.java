@@ -3,6 +3,7 @@ package dev.berth.config;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 /** Berth's configuration, validated; read from a zot-format {@code config.json} or the built-in defaults. */
 public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, SyncConfig sync) {
@@ -47,11 +48,21 @@ public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, 
 
     /**
      * Garbage collection ({@code storage.gc}, {@code gcDelay}, {@code gcInterval}): every {@code interval}, what
-     * nothing needs any more and is older than {@code delay} is deleted. {@code dryRun}
-     * ({@code storage.retention.dryRun}) only logs what would be deleted.
+     * nothing needs any more and is older than {@code delay} is deleted. {@code storage.retention}: {@code dryRun}
+     * only logs what would be deleted; {@code untaggedDelay} ({@code retention.delay}, else {@code delay}) is how
+     * old an untagged manifest must be; {@code policies} say which tags are kept.
      */
-    public record Gc(boolean enabled, Duration delay, Duration interval, boolean dryRun) {
+    public record Gc(boolean enabled, Duration delay, Duration interval, boolean dryRun, Duration untaggedDelay,
+                     List<RetentionPolicy> policies) {
         public static final Gc DEFAULT = new Gc(true, Duration.ofHours(1), Duration.ofHours(1), false);
+
+        public Gc {
+            policies = List.copyOf(policies);
+        }
+
+        public Gc(boolean enabled, Duration delay, Duration interval, boolean dryRun) {
+            this(enabled, delay, interval, dryRun, delay, List.of());
+        }
     }
 
     /**

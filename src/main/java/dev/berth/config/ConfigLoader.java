@@ -101,6 +101,34 @@ public final class ConfigLoader {
         return new BerthConfig(storage, http, log, metrics, sync);
     }
 
+    private static RetentionPolicy readRetentionPolicy(ConfigSection p) {
+        List<String> repositories = p.stringList("repositories");
+        if (repositories.isEmpty()) {
+            p.error("repositories", "required: the repository globs this policy governs");
+        }
+        boolean deleteReferrers = Boolean.TRUE.equals(p.bool("deleteReferrers"));
+        boolean deleteUntagged = !Boolean.FALSE.equals(p.bool("deleteUntagged"));
+        p.notYet("keepUntagged", "not supported yet: untagged manifests follow deleteUntagged alone", false);
+        List<RetentionPolicy.KeepTags> keepTags = new ArrayList<>();
+        for (ConfigSection k : p.objectList("keepTags")) {
+            List<String> patterns = k.stringList("patterns");
+            for (String pattern : patterns) {
+                try {
+                    java.util.regex.Pattern.compile(pattern);
+                } catch (java.util.regex.PatternSyntaxException e) {
+                    k.error("patterns", pattern + " is not a regular expression: " + e.getDescription());
+                }
+            }
+            keepTags.add(new RetentionPolicy.KeepTags(patterns,
+                    k.has("mostRecentlyPushedCount") ? k.positiveOrZeroInt("mostRecentlyPushedCount") : 0,
+                    k.has("mostRecentlyPulledCount") ? k.positiveOrZeroInt("mostRecentlyPulledCount") : 0,
+                    k.duration("pulledWithin", null), k.duration("pushedWithin", null)));
+            k.finish();
+        }
+        p.finish();
+        return new RetentionPolicy(repositories, deleteReferrers, deleteUntagged, keepTags);
+    }
+
     private BerthConfig.Scrub readScrub(ConfigSection s) {
         if (s == null) {
             return BerthConfig.Scrub.OFF;
@@ -164,12 +192,15 @@ public final class ConfigLoader {
         }
         s.notYet("gcTimeWindow", "garbage collection runs at any time of day; ignored", false);
         boolean dryRun = false;
+        Duration untaggedDelay = gcDelay;
+        List<RetentionPolicy> policies = new ArrayList<>();
         ConfigSection retention = s.section("retention");
         if (retention != null) {
             dryRun = Boolean.TRUE.equals(retention.bool("dryRun"));
-            retention.notYet("delay", "retention uses gcDelay; ignored", false);
-            retention.notYet("policies", "retention policies are not supported yet; untagged manifests are still"
-                    + " collected", false);
+            untaggedDelay = retention.duration("delay", gcDelay);
+            for (ConfigSection p : retention.objectList("policies")) {
+                policies.add(readRetentionPolicy(p));
+            }
             retention.finish();
         }
         s.notYet("cacheDriver", "Berth keeps its metadata in its own database; ignored", false);
@@ -181,7 +212,7 @@ public final class ConfigLoader {
                 + " would put images where you did not ask", true);
         s.finish();
         return new BerthConfig.Storage(root == null || root.isBlank() ? BerthConfig.DEFAULT_ROOT : Path.of(root),
-                new BerthConfig.Gc(gc, gcDelay, gcInterval, dryRun), BerthConfig.Scrub.OFF);
+                new BerthConfig.Gc(gc, gcDelay, gcInterval, dryRun, untaggedDelay, policies), BerthConfig.Scrub.OFF);
     }
 
     private BerthConfig.Http readHttp(ConfigSection s) {

@@ -5,6 +5,7 @@ import dev.berth.oci.ErrorCode;
 import dev.berth.oci.Reference;
 import dev.berth.proxy.PullThrough;
 import dev.berth.registry.Manifests;
+import dev.berth.registry.Pulls;
 import dev.berth.registry.PushedManifest;
 import dev.berth.registry.StoredManifest;
 
@@ -14,9 +15,11 @@ final class ManifestsHandler {
     private final PullThrough reads;
     private final MemoryBudget memory;
     private final Gate gate;
+    private final Pulls pulls;
 
-    ManifestsHandler(Manifests manifests, PullThrough reads, MemoryBudget memory, Gate gate) {
+    ManifestsHandler(Manifests manifests, PullThrough reads, MemoryBudget memory, Gate gate, Pulls pulls) {
         this.manifests = manifests;
+        this.pulls = pulls;
         this.reads = reads;
         this.memory = memory;
         this.gate = gate;
@@ -35,6 +38,7 @@ final class ManifestsHandler {
 
     private void get(Exchange ex, String repository, Reference reference) {
         StoredManifest manifest = reads.getManifest(repository, reference);
+        pulls.record(repository, manifest.digest()); // a GET is a pull, as zot counts them; a HEAD is not
         String etag = "\"" + manifest.digest() + "\"";
         ex.header("Docker-Content-Digest", manifest.digest().toString()).header("ETag", etag);
         if (etag.equals(ex.header("If-None-Match"))) {

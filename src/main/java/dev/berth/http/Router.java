@@ -58,7 +58,8 @@ public final class Router extends Handler.Abstract {
                   Audit audit, Metrics metrics, String metricsPath) {
         this.gate = new Gate(access);
         this.mirrors = pullThrough.mirrors();
-        this.manifests = new ManifestsHandler(registry.manifests(), pullThrough, MemoryBudget.ofHeap(), gate);
+        this.manifests = new ManifestsHandler(registry.manifests(), pullThrough, MemoryBudget.ofHeap(), gate,
+                registry.pulls());
         this.blobs = new BlobsHandler(registry.blobs(), pullThrough);
         this.uploads = new UploadsHandler(registry.uploads(), gate);
         this.listings = new ListingsHandler(registry.listings());

@@ -64,10 +64,18 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     }
 
     @Override
-    public Collected collect(String repository, Instant cutoff, boolean orphanReferrers, boolean dryRun) {
+    public Collected collect(String repository, Collection how, boolean dryRun) {
+        Instant cutoff = how.manifestCutoff();
+        boolean orphanReferrers = how.orphanReferrers();
         Database.Work<Collected> work = c -> {
+            List<String> tags = new ArrayList<>();
+            for (String tag : how.dropTags()) {
+                if (update(c, "DELETE FROM tags WHERE repository = ? AND name = ?", repository, tag) > 0) {
+                    tags.add(tag);
+                }
+            }
             List<Digest> manifests = new ArrayList<>();
-            while (true) {
+            while (how.untagged()) {
                 List<String> untagged = strings(c, "SELECT m.digest FROM manifests m WHERE m.repository = ?"
                         + " AND m.pushed_at < ?"
                         + " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)"
@@ -91,16 +99,58 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
                     + "   AND r.target = rb.digest)"
                     + " AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository = rb.repository"
                     + "   AND m.digest = rb.digest)"
-                    + " ORDER BY rb.digest LIMIT ?", repository, cutoff.toEpochMilli(), Integer.MAX_VALUE);
+                    + " ORDER BY rb.digest LIMIT ?", repository, how.linkCutoff().toEpochMilli(), Integer.MAX_VALUE);
             List<Digest> unlinked = new ArrayList<>();
             for (String d : unused) {
                 update(c, "DELETE FROM repository_blobs WHERE repository = ? AND digest = ?", repository, d);
                 unlinked.add(Digest.parse(d));
             }
             pruneRepository(c, repository);
-            return new Collected(manifests, unlinked);
+            return new Collected(tags, manifests, unlinked);
         };
         return dryRun ? db.trial(work) : db.write(work);
+    }
+
+    @Override
+    public List<TagStats> tagStats(String repository) {
+        return db.read(c -> {
+            List<TagStats> found = new ArrayList<>();
+            try (PreparedStatement s = prepare(c, "SELECT t.name, t.digest, t.updated_at, m.last_pulled_at FROM tags t"
+                    + " LEFT JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest"
+                    + " WHERE t.repository = ? ORDER BY t.name", repository);
+                 ResultSet rows = s.executeQuery()) {
+                while (rows.next()) {
+                    long pulled = rows.getLong(4);
+                    found.add(new TagStats(rows.getString(1), Digest.parse(rows.getString(2)),
+                            Instant.ofEpochMilli(rows.getLong(3)), rows.wasNull() ? null : Instant.ofEpochMilli(pulled)));
+                }
+            }
+            return found;
+        });
+    }
+
+    @Override
+    public void recordPulls(Map<ManifestKey, PullCount> pulls) {
+        if (pulls.isEmpty()) {
+            return;
+        }
+        db.write(c -> {
+            try (PreparedStatement s = c.prepareStatement("UPDATE manifests SET pull_count = pull_count + ?,"
+                    + " last_pulled_at = CASE WHEN last_pulled_at IS NULL OR last_pulled_at < ? THEN ?"
+                    + " ELSE last_pulled_at END WHERE repository = ? AND digest = ?")) {
+                for (var e : pulls.entrySet()) {
+                    long last = e.getValue().last().toEpochMilli();
+                    s.setLong(1, e.getValue().count());
+                    s.setLong(2, last);
+                    s.setLong(3, last);
+                    s.setString(4, e.getKey().repository());
+                    s.setString(5, e.getKey().digest().toString());
+                    s.addBatch();
+                }
+                s.executeBatch();
+            }
+            return null;
+        });
     }
 
     @Override

@@ -84,15 +84,36 @@ public interface MetadataStore extends Closeable {
     // --- garbage collection ------------------------------------------------------------------------------
 
     /** What collection took (or, in a dry run, would take) from one repository. */
-    record Collected(List<Digest> manifests, List<Digest> unlinked) {
+    record Collected(List<String> tags, List<Digest> manifests, List<Digest> unlinked) {
+    }
+
+    /** How one repository is to be collected. */
+    record Collection(List<String> dropTags, boolean untagged, boolean orphanReferrers, java.time.Instant manifestCutoff,
+                      java.time.Instant linkCutoff) {
     }
 
     /**
-     * In one transaction: removes the repository's manifests that no tag, index or (unless {@code orphanReferrers})
-     * subject keeps, pushed before {@code cutoff}, until none is left; then the links to blobs that no manifest of
-     * the repository uses, linked before {@code cutoff}. With {@code dryRun}, the transaction is rolled back.
+     * In one transaction: drops {@code dropTags} (retention); then, if {@code untagged}, removes the manifests
+     * that no tag, index or (unless {@code orphanReferrers}) subject keeps, pushed before the manifest cutoff,
+     * until none is left; then the links to blobs that no manifest of the repository uses, linked before the
+     * link cutoff. With {@code dryRun}, the transaction is rolled back.
      */
-    Collected collect(String repository, java.time.Instant cutoff, boolean orphanReferrers, boolean dryRun);
+    Collected collect(String repository, Collection how, boolean dryRun);
+
+    /** A tag as retention sees it: when it was pushed (or moved), and when its manifest was last pulled (or null). */
+    record TagStats(String tag, Digest digest, java.time.Instant pushedAt, java.time.Instant pulledAt) {
+    }
+
+    List<TagStats> tagStats(String repository);
+
+    /** Adds pulls counted in memory: for each manifest, how many and the latest time. */
+    void recordPulls(java.util.Map<ManifestKey, PullCount> pulls);
+
+    record ManifestKey(String repository, Digest digest) {
+    }
+
+    record PullCount(long count, java.time.Instant last) {
+    }
 
     /** Blobs recorded that no repository links, up to {@code limit}, with their sizes. */
     java.util.Map<Digest, Long> unlinkedBlobs(int limit);

@@ -21,7 +21,8 @@ final class Migrations {
     private static final Logger LOG = LoggerFactory.getLogger(Migrations.class);
 
     /** Every migration, oldest first; a file in resources/db/migrations. Never edit one that has shipped. */
-    private static final List<String> ALL = List.of("V001__registry.sql", "V002__access.sql", "V003__mirrors.sql");
+    private static final List<String> ALL = List.of("V001__registry.sql", "V002__access.sql", "V003__mirrors.sql",
+            "V004__pulls.sql");
 
     private Migrations() {
     }

@@ -36,10 +36,10 @@ public final class GarbageCollector {
     private static final Logger LOG = LoggerFactory.getLogger(GarbageCollector.class);
 
     /** What one run deleted (or, dry, would delete). */
-    public record Report(boolean dryRun, int manifests, int links, int blobs, long blobBytes, int uploads,
+    public record Report(boolean dryRun, int tags, int manifests, int links, int blobs, long blobBytes, int uploads,
                          Duration took) {
         int deleted() {
-            return manifests + blobs + uploads;
+            return tags + manifests + blobs + uploads;
         }
     }
 
@@ -54,17 +54,21 @@ public final class GarbageCollector {
     private final Uploads uploads;
     private final Clock clock;
     private final Duration delay;
+    private final Duration untaggedDelay;
+    private final Retention retention;
     private final Listener listener;
     private final ReentrantLock running = new ReentrantLock();
 
     public GarbageCollector(BlobStore store, MetadataStore meta, BlobLocks locks, Uploads uploads, Clock clock,
-                            Duration delay, Listener listener) {
+                            dev.berth.config.BerthConfig.Gc settings, Listener listener) {
         this.store = store;
         this.meta = meta;
         this.locks = locks;
         this.uploads = uploads;
         this.clock = clock;
-        this.delay = delay;
+        this.delay = settings.delay();
+        this.untaggedDelay = settings.untaggedDelay();
+        this.retention = new Retention(settings.policies());
         this.listener = listener;
     }
 
@@ -73,26 +77,28 @@ public final class GarbageCollector {
         running.lock();
         long started = System.nanoTime();
         try {
-            Report report = collect(dryRun, clock.instant().minus(delay), started);
+            Report report = collect(dryRun, clock.instant(), started);
             listener.finished(report, false);
             if (report.deleted() > 0 || report.links() > 0 || dryRun) {
-                LOG.info("garbage collection{}: {} {} untagged manifests, {} blob links, {} blobs ({} bytes), {} uploads,"
-                                + " in {}", dryRun ? " (dry run)" : "", dryRun ? "would delete" : "deleted",
-                        report.manifests(), report.links(), report.blobs(), report.blobBytes(), report.uploads(),
-                        Durations.format(report.took()));
+                LOG.info("garbage collection{}: {} {} tags, {} untagged manifests, {} blob links, {} blobs ({} bytes),"
+                                + " {} uploads, in {}", dryRun ? " (dry run)" : "", dryRun ? "would delete" : "deleted",
+                        report.tags(), report.manifests(), report.links(), report.blobs(), report.blobBytes(),
+                        report.uploads(), Durations.format(report.took()));
             } else {
                 LOG.debug("garbage collection found nothing to delete");
             }
             return report;
         } catch (RuntimeException | Error e) {
-            listener.finished(new Report(dryRun, 0, 0, 0, 0, 0, Duration.ofNanos(System.nanoTime() - started)), true);
+            listener.finished(new Report(dryRun, 0, 0, 0, 0, 0, 0, Duration.ofNanos(System.nanoTime() - started)), true);
             throw e;
         } finally {
             running.unlock();
         }
     }
 
-    private Report collect(boolean dryRun, Instant cutoff, long started) {
+    private Report collect(boolean dryRun, Instant now, long started) {
+        Instant cutoff = now.minus(delay);
+        int tags = 0;
         int manifests = 0;
         int links = 0;
         // For a dry run: how many links each digest would lose, to tell which blobs would be left unlinked.
@@ -102,7 +108,16 @@ public final class GarbageCollector {
         do {
             repositories = meta.repositories(after, 500);
             for (String repository : repositories) {
-                MetadataStore.Collected collected = meta.collect(repository, cutoff, false, dryRun);
+                var policy = retention.policyFor(repository);
+                List<String> drop = retention.tagsToDrop(repository, meta.tagStats(repository), now);
+                MetadataStore.Collected collected = meta.collect(repository, new MetadataStore.Collection(drop,
+                        policy.map(p -> p.deleteUntagged()).orElse(true),
+                        policy.map(p -> p.deleteReferrers()).orElse(false), now.minus(untaggedDelay), cutoff), dryRun);
+                for (String tag : collected.tags()) {
+                    LOG.info("retention{}: {} tag {}:{}, which its policy does not keep", dryRun ? " (dry run)" : "",
+                            dryRun ? "would delete" : "deleted", repository, tag);
+                }
+                tags += collected.tags().size();
                 manifests += collected.manifests().size();
                 links += collected.unlinked().size();
                 for (Digest d : collected.manifests()) {
@@ -175,7 +190,8 @@ public final class GarbageCollector {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return new Report(dryRun, manifests, links, blobs, bytes, abandoned, Duration.ofNanos(System.nanoTime() - started));
+        return new Report(dryRun, tags, manifests, links, blobs, bytes, abandoned,
+                Duration.ofNanos(System.nanoTime() - started));
     }
 
     /** Row first (only if still unlinked), then bytes, under the blob's lock. */

@@ -78,10 +78,10 @@ class CommandLineTest {
         }
         Run dry = run("gc", "--dry-run", "--config", file.toString());
         assertThat(dry.code()).as(dry.err()).isZero();
-        assertThat(dry.out()).contains("would delete 0 untagged manifests, 1 blob links, 1 blobs (3 bytes)");
+        assertThat(dry.out()).contains("would delete 0 tags, 0 untagged manifests, 1 blob links, 1 blobs (3 bytes)");
         Run real = run("gc", "--config", file.toString());
-        assertThat(real.out()).contains("deleted 0 untagged manifests, 1 blob links, 1 blobs (3 bytes)");
-        assertThat(run("gc", "--config", file.toString()).out()).contains("deleted 0 untagged manifests, 0 blob links, 0 blobs");
+        assertThat(real.out()).contains("deleted 0 tags, 0 untagged manifests, 1 blob links, 1 blobs (3 bytes)");
+        assertThat(run("gc", "--config", file.toString()).out()).contains("deleted 0 tags, 0 untagged manifests, 0 blob links, 0 blobs");
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ConfigLoaderTest {
@@ -102,7 +103,7 @@ class ConfigLoaderTest {
     void warnsAboutWhatHasNoEffectYet() throws Exception {
         ConfigLoader.Loaded loaded = load("""
                 {"storage":{"rootDirectory":"/srv","gc":true,"gcDelay":"1h","gcTimeWindow":"01:00-02:00",
-                            "retention":{"policies":[]}},
+                            "retention":{"policies":[{"repositories":["**"],"keepUntagged":{"pulledWithin":"1h"}}]}},
                  "http":{"ratelimit":{"rate":5}},
                  "extensions":{"search":{"enable":true},"metrics":{"enable":false},"ui":{"enable":true}},
                  "bogus":1, "http2":{}}
@@ -110,7 +111,7 @@ class ConfigLoaderTest {
         assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).startsWith("storage.gcTimeWindow:"))
                 .noneSatisfy(w -> assertThat(w).startsWith("storage.gc:"))
                 .noneSatisfy(w -> assertThat(w).startsWith("storage.gcDelay:"))
-                .anySatisfy(w -> assertThat(w).startsWith("storage.retention.policies:"))
+                .anySatisfy(w -> assertThat(w).startsWith("storage.retention.policies[0].keepUntagged:"))
                 .anySatisfy(w -> assertThat(w).startsWith("http.ratelimit:"))
                 .anySatisfy(w -> assertThat(w).startsWith("extensions.search:"))
                 .anySatisfy(w -> assertThat(w).startsWith("extensions.ui:"))
@@ -127,6 +128,21 @@ class ConfigLoaderTest {
         assertThat(load(withRoot("")).config().storage().gc()).isEqualTo(BerthConfig.Gc.DEFAULT);
         assertProblem(withRoot("").replace("\"berth-data\"", "\"/srv\",\"gcInterval\":\"0s\""),
                 "storage.gcInterval: must be longer than 0");
+    }
+
+    @Test
+    void readsRetentionPoliciesAsZotWritesThem() throws Exception {
+        BerthConfig.Gc gc = load(withRoot("").replace("\"berth-data\"", "\"/srv\",\"gcDelay\":\"1h\",\"retention\":{"
+                + "\"dryRun\":true,\"delay\":\"24h\",\"policies\":[{\"repositories\":[\"infra/*\",\"prod/*\"],"
+                + "\"deleteReferrers\":true,\"keepTags\":[{\"patterns\":[\"v2.*\"]},{\"mostRecentlyPushedCount\":10,"
+                + "\"pulledWithin\":\"720h\"}]}]}")).config().storage().gc();
+        assertThat(gc.dryRun()).isTrue();
+        assertThat(gc.untaggedDelay()).isEqualTo(Duration.ofHours(24));
+        assertThat(gc.policies()).containsExactly(new RetentionPolicy(List.of("infra/*", "prod/*"), true, true, List.of(
+                new RetentionPolicy.KeepTags(List.of("v2.*"), 0, 0, null, null),
+                new RetentionPolicy.KeepTags(List.of(), 10, 0, Duration.ofHours(720), null))));
+        assertProblem(withRoot("").replace("\"berth-data\"", "\"/srv\",\"retention\":{\"policies\":[{\"keepTags\":"
+                + "[{\"patterns\":[\"(\"]}]}]}"), "storage.retention.policies[0].repositories: required");
     }
 
     @Test

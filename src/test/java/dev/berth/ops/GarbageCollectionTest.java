@@ -55,9 +55,9 @@ class GarbageCollectionTest {
     private static Report collect() {
         Report dry = BERTH.berth().collectGarbage(true);
         Report real = BERTH.berth().collectGarbage(false);
-        assertThat(List.of(real.manifests(), real.links(), real.blobs(), real.uploads()))
+        assertThat(List.of(real.tags(), real.manifests(), real.links(), real.blobs(), real.uploads()))
                 .as("a dry run reports what a real run deletes")
-                .isEqualTo(List.of(dry.manifests(), dry.links(), dry.blobs(), dry.uploads()));
+                .isEqualTo(List.of(dry.tags(), dry.manifests(), dry.links(), dry.blobs(), dry.uploads()));
         assertThat(real.blobBytes()).isEqualTo(dry.blobBytes());
         return real;
     }
