@@ -108,8 +108,8 @@ public final class Berth implements AutoCloseable {
                 maintenance.scheduleWithFixedDelay(() -> scrubQuietly(scrubber), every, every, TimeUnit.MILLISECONDS);
             }
             health.markStarted();
-            LOG.info("Berth {} serving {} with data in {}; {}{}", version(), server.uri(), root, describe(config),
-                    describeMirrors(pullThrough.mirrors()));
+            LOG.info("Berth {} serving {} with data in {}; {}{}; {}", version(), server.uri(), root, describe(config),
+                    describeMirrors(pullThrough.mirrors()), describeUpkeep(config));
             syncer = new Syncer(pullThrough);
             syncer.start();
             return new Berth(data, health, server, maintenance, pullThrough, syncer, collector, scrubber, pulls);
@@ -164,6 +164,24 @@ public final class Berth implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("removing expired sessions failed", e);
         }
+    }
+
+    /** The start-up summary of housekeeping: collection, retention, scrub and metrics. */
+    private static String describeUpkeep(BerthConfig config) {
+        BerthConfig.Gc gc = config.storage().gc();
+        StringBuilder out = new StringBuilder();
+        if (gc.enabled()) {
+            out.append("garbage collection every ").append(Durations.format(gc.interval())).append(" (gcDelay ")
+                    .append(Durations.format(gc.delay())).append(gc.policies().isEmpty() ? ""
+                            : ", " + gc.policies().size() + " retention policies").append(gc.dryRun() ? ", dry run" : "")
+                    .append(')');
+        } else {
+            out.append("no garbage collection");
+        }
+        BerthConfig.Scrub scrub = config.storage().scrub();
+        out.append(scrub.enabled() ? "; scrub every " + Durations.format(scrub.interval()) : "; no scrub");
+        out.append(config.metrics().enabled() ? "; metrics at " + config.metrics().path() : "; no metrics");
+        return out.toString();
     }
 
     /** The start-up summary of the upstreams: where each one's images appear, and how they come. */

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code berth} command line. */
 @Command(name = "berth", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Berth: an OCI container registry.",
-        subcommands = {ServeCommand.class, VerifyCommand.class, GcCommand.class, ScrubCommand.class,
+        subcommands = {ServeCommand.class, VerifyCommand.class, GcCommand.class, ScrubCommand.class, ImportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -100,7 +100,11 @@ public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, 
      * {@code level} is one of trace, debug, info, warn, error; {@code output} a file, or null for stdout;
      * {@code audit} a file for the audit log of state-changing requests, or null for none.
      */
-    public record Log(String level, Path output, Path audit) {
+    /** {@code log}: level, where to write ({@code null}: standard output), the audit log, and text or JSON lines. */
+    public record Log(String level, Path output, Path audit, boolean json) {
+        public Log(String level, Path output, Path audit) {
+            this(level, output, audit, false);
+        }
     }
 
     public BerthConfig withHttp(Http newHttp) {

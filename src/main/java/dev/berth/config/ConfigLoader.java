@@ -309,10 +309,15 @@ public final class ConfigLoader {
         }
         String output = s.string("output");
         String audit = s.string("audit");
+        String format = s.string("format");
+        if (format != null && !List.of("text", "json").contains(format.toLowerCase(Locale.ROOT))) {
+            s.error("format", "must be text or json");
+        }
         s.finish();
         Path file = output == null || output.isBlank() || output.equalsIgnoreCase("stdout") ? null : Path.of(output);
         Path auditFile = audit == null || audit.isBlank() ? null : Path.of(audit);
-        return new BerthConfig.Log(level == null ? "info" : normaliseLevel(level), file, auditFile);
+        return new BerthConfig.Log(level == null ? "info" : normaliseLevel(level), file, auditFile,
+                format != null && format.equalsIgnoreCase("json"));
     }
 
     private static String normaliseLevel(String level) {

@@ -104,6 +104,28 @@ class CommandLineTest {
     }
 
     @Test
+    void logsAreJsonLinesWhenAsked() throws Exception {
+        Path data = dir.resolve("data");
+        Path logFile = dir.resolve("berth.log");
+        try (dev.berth.testing.BerthProcess server = dev.berth.testing.BerthProcess.startWithLog(data,
+                "{\"level\":\"info\",\"format\":\"json\",\"output\":\"" + logFile + "\"}")) {
+            server.client().pushBlob("cli/json", new byte[] {7});
+            // The access line is written just after the response; a graceful stop lets it land.
+            assertThat(server.terminate()).isZero();
+        }
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        java.util.List<String> lines = Files.readAllLines(logFile);
+        assertThat(lines).isNotEmpty();
+        for (String line : lines) {
+            var entry = json.readTree(line); // every line is one JSON object
+            assertThat(entry.path("time").asText()).isNotEmpty();
+            assertThat(entry.path("level").asText()).isIn("trace", "debug", "info", "warn", "error");
+        }
+        assertThat(lines).anyMatch(l -> l.contains("\"logger\":\"berth.access\"") && l.contains("POST /v2/cli/json/blobs/uploads/"));
+        assertThat(lines).anyMatch(l -> l.contains("serving http://127.0.0.1:"));
+    }
+
+    @Test
     void serveRefusesAnUnusableConfigBeforeStarting() throws Exception {
         Path file = dir.resolve("config.json");
         Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"/srv\"},\"http\":{\"auth\":{\"htpasswd\":{\"path\":\"/x\"}}}}");

@@ -27,13 +27,18 @@ public final class BerthProcess implements AutoCloseable {
 
     /** Starts {@code berth serve} on a free port with its data in {@code root} and waits until it answers. */
     public static BerthProcess start(Path root, String... extraArgs) throws Exception {
+        return startWithLog(root, "{\"level\":\"info\"}", extraArgs);
+    }
+
+    /** The same, with {@code log} as the config's log section (JSON). */
+    public static BerthProcess startWithLog(Path root, String logSection, String... extraArgs) throws Exception {
         int port;
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
         Path config = Files.createTempFile("berth-config", ".json");
         Files.writeString(config, "{\"storage\":{\"rootDirectory\":\"" + root + "\"},"
-                + "\"http\":{\"address\":\"127.0.0.1\",\"port\":\"" + port + "\"},\"log\":{\"level\":\"info\"}}");
+                + "\"http\":{\"address\":\"127.0.0.1\",\"port\":\"" + port + "\"},\"log\":" + logSection + "}");
         Path log = Files.createTempFile("berth-process", ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
