@@ -17,6 +17,7 @@ import org.sqlite.SQLiteDataSource;
 final class Database implements Closeable {
     private final HikariDataSource writer;
     private final HikariDataSource readers;
+    private final ReadCache cache = new ReadCache();
 
     private Database(HikariDataSource writer, HikariDataSource readers) {
         this.writer = writer;
@@ -74,6 +75,14 @@ final class Database implements Closeable {
         }
     }
 
+    /**
+     * A read whose answer is kept until the next write ({@link ReadCache}); {@code what}, {@code repository}
+     * and {@code key} name the question.
+     */
+    <T> T readCached(String what, String repository, String key, Work<T> work) {
+        return cache.get(what, repository, key, () -> read(work));
+    }
+
     /** Runs work in one transaction: committed if it returns, rolled back if it throws. */
     <T> T write(Work<T> work) {
         return transaction(work, true);
@@ -100,6 +109,7 @@ final class Database implements Closeable {
                 throw e;
             } finally {
                 connection.setAutoCommit(true);
+                cache.written();
             }
         } catch (SQLException e) {
             throw new MetadataException("metadata write failed", e);

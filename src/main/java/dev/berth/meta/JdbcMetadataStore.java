@@ -54,7 +54,7 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public boolean repositoryExists(String repository) {
-        return db.read(c -> exists(c, "SELECT 1 FROM repositories WHERE name = ?", repository));
+        return db.readCached("repository", repository, "", c -> exists(c, "SELECT 1 FROM repositories WHERE name = ?", repository));
     }
 
     @Override
@@ -227,7 +227,7 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public OptionalLong linkedBlobSize(String repository, Digest digest) {
-        return db.read(c -> linkedSize(c, repository, digest));
+        return db.readCached("link", repository, digest.toString(), c -> linkedSize(c, repository, digest));
     }
 
     @Override
@@ -280,13 +280,13 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public Optional<ManifestRecord> manifest(String repository, Digest digest) {
-        return db.read(c -> manifestRow(c, "SELECT " + MANIFEST_COLUMNS
-                + " FROM manifests WHERE repository = ? AND digest = ?", repository, digest.toString()));
+        return db.readCached("manifest", repository, digest.toString(), c -> manifestRow(c, "SELECT "
+                + MANIFEST_COLUMNS + " FROM manifests WHERE repository = ? AND digest = ?", repository, digest.toString()));
     }
 
     @Override
     public Optional<ManifestRecord> taggedManifest(String repository, String tag) {
-        return db.read(c -> manifestRow(c, "SELECT m.repository, m.digest, m.media_type, m.size, m.artifact_type,"
+        return db.readCached("tag", repository, tag, c -> manifestRow(c, "SELECT m.repository, m.digest, m.media_type, m.size, m.artifact_type,"
                 + " m.subject, m.annotations, m.pushed_at FROM tags t JOIN manifests m"
                 + " ON m.repository = t.repository AND m.digest = t.digest"
                 + " WHERE t.repository = ? AND t.name = ?", repository, tag));

@@ -5,8 +5,12 @@ import dev.berth.meta.MetadataStore.ManifestKey;
 import dev.berth.meta.MetadataStore.PullCount;
 import dev.berth.oci.Digest;
 import java.time.Clock;
+import java.time.Instant;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,7 +23,13 @@ public final class Pulls {
 
     private final MetadataStore meta;
     private final Clock clock;
-    private volatile ConcurrentHashMap<ManifestKey, PullCount> pending = new ConcurrentHashMap<>();
+    private volatile ConcurrentHashMap<ManifestKey, Tally> pending = new ConcurrentHashMap<>();
+
+    /** One manifest's pulls since the last flush; many clients pulling one tag add to it without contention. */
+    private static final class Tally {
+        final LongAdder count = new LongAdder();
+        final AtomicLong lastMillis = new AtomicLong();
+    }
 
     Pulls(MetadataStore meta, Clock clock) {
         this.meta = meta;
@@ -27,18 +37,24 @@ public final class Pulls {
     }
 
     public void record(String repository, Digest digest) {
-        var at = clock.instant();
-        pending.merge(new ManifestKey(repository, digest), new PullCount(1, at),
-                (a, b) -> new PullCount(a.count() + b.count(), a.last().isAfter(b.last()) ? a.last() : b.last()));
+        long at = clock.millis();
+        Tally tally = pending.computeIfAbsent(new ManifestKey(repository, digest), k -> new Tally());
+        tally.count.increment();
+        if (tally.lastMillis.get() < at) { // at most once a millisecond: a hot tag's pulls don't fight over it
+            tally.lastMillis.accumulateAndGet(at, Math::max);
+        }
     }
 
     /** Writes what was counted since the last flush. */
     public synchronized void flush() {
-        Map<ManifestKey, PullCount> batch = pending;
-        if (batch.isEmpty()) {
+        Map<ManifestKey, Tally> tallies = pending;
+        if (tallies.isEmpty()) {
             return;
         }
         pending = new ConcurrentHashMap<>();
+        // A pull that took the old map just before the swap may still add to it: that count is lost.
+        Map<ManifestKey, PullCount> batch = new HashMap<>();
+        tallies.forEach((key, t) -> batch.put(key, new PullCount(t.count.sum(), Instant.ofEpochMilli(t.lastMillis.get()))));
         try {
             meta.recordPulls(batch);
         } catch (RuntimeException e) {
