@@ -35,6 +35,10 @@ import org.slf4j.LoggerFactory;
 public final class Berth implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Berth.class);
 
+    /** When the first scheduled runs come after a start (or the interval, if shorter). */
+    static final java.time.Duration FIRST_GC = java.time.Duration.ofMinutes(10);
+    static final java.time.Duration FIRST_SCRUB = java.time.Duration.ofHours(1);
+
     private final DataDirectory data;
     private final Health health;
     private final HttpServer server;
@@ -83,8 +87,9 @@ public final class Berth implements AutoCloseable {
                     new ProxyMetrics(metrics == null ? null : metrics.registry()));
             server.start(new Router(registry, pullThrough, access, health, config.http().externalUrl(),
                     config.http().tls() != null, Audit.to(config.log().audit()), metrics, config.metrics().path()));
-            maintenance = Executors.newSingleThreadScheduledExecutor(
-                    Thread.ofPlatform().daemon().name("berth-maintenance").factory());
+            // Two threads: a scrub may read for hours, and must not hold up collection or the pull counts meanwhile.
+            maintenance = Executors.newScheduledThreadPool(2,
+                    Thread.ofPlatform().daemon().name("berth-maintenance-", 1).factory());
             JdbcMetadataStore store = meta;
             maintenance.scheduleWithFixedDelay(() -> forgetExpiredSessions(store, clock), 1, 10, TimeUnit.MINUTES);
             BerthConfig.Gc gc = config.storage().gc();
@@ -94,18 +99,21 @@ public final class Berth implements AutoCloseable {
             maintenance.scheduleWithFixedDelay(pulls::flush, 10, 10, TimeUnit.SECONDS);
             if (gc.enabled()) {
                 long every = Math.max(1, gc.interval().toMillis());
+                // The first run comes soon after start, so that a server restarted more often than gcInterval
+                // still collects.
                 maintenance.scheduleWithFixedDelay(() -> {
                     pulls.flush(); // retention judges by pulls, the latest included
                     collectQuietly(collector, gc.dryRun());
-                }, every, every, TimeUnit.MILLISECONDS);
+                }, Math.min(every, FIRST_GC.toMillis()), every, TimeUnit.MILLISECONDS);
             }
             Mirrors mirrors = pullThrough.mirrors();
-            Scrubber scrubber = new Scrubber(blobs, meta, registry.locks(), repo -> mirrors.owner(repo).isPresent(),
+            Scrubber scrubber = new Scrubber(blobs, meta, registry, repo -> mirrors.owner(repo).isPresent(),
                     metrics == null ? report -> { } : metrics::scrubFinished);
             BerthConfig.Scrub scrub = config.storage().scrub();
             if (scrub.enabled()) {
                 long every = scrub.interval().toMillis();
-                maintenance.scheduleWithFixedDelay(() -> scrubQuietly(scrubber), every, every, TimeUnit.MILLISECONDS);
+                maintenance.scheduleWithFixedDelay(() -> scrubQuietly(scrubber), Math.min(every, FIRST_SCRUB.toMillis()),
+                        every, TimeUnit.MILLISECONDS);
             }
             health.markStarted();
             LOG.info("Berth {} serving {} with data in {}; {}{}; {}", version(), server.uri(), root, describe(config),

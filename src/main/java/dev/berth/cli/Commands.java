@@ -24,4 +24,17 @@ final class Commands {
             return null;
         }
     }
+
+    /**
+     * Whether {@code root} holds Berth's data, after printing why not: maintenance of a mistyped directory must
+     * not quietly create an empty one and report it clean.
+     */
+    static boolean holdsData(Path root, String command, PrintWriter err) {
+        if (java.nio.file.Files.isRegularFile(root.resolve("berth.db"))) {
+            return true;
+        }
+        err.println("berth " + command + ": no Berth data in " + root.toAbsolutePath()
+                + " (no berth.db); check storage.rootDirectory" + " or --config");
+        return false;
+    }
 }

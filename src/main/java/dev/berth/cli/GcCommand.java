@@ -38,15 +38,23 @@ final class GcCommand implements Callable<Integer> {
         if (settings == null) {
             return 2;
         }
+        if (!Commands.holdsData(settings.storage().rootDirectory(), "gc", err)) {
+            return 2;
+        }
         Clock clock = Clock.systemUTC();
         try (DataDirectory data = DataDirectory.open(settings.storage().rootDirectory(), clock)) {
             Registry registry = Registry.create(data.blobs(), data.meta(), clock);
             GarbageCollector collector = new GarbageCollector(data.blobs(), data.meta(), registry.locks(),
                     registry.uploads(), clock, settings.storage().gc(), (report, failed) -> { });
-            GarbageCollector.Report report = collector.run(dryRun);
+            // storage.retention.dryRun makes the server's runs dry; this command honours it the same way.
+            boolean dry = dryRun || settings.storage().gc().dryRun();
+            if (dry && !dryRun) {
+                out.println("storage.retention.dryRun is set: nothing is deleted");
+            }
+            GarbageCollector.Report report = collector.run(dry);
             out.printf("%s %d tags, %d untagged manifests, %d blob links, %d blobs (%d bytes), %d uploads in %s"
                             + " (gcDelay %s)%n",
-                    dryRun ? "would delete" : "deleted", report.tags(), report.manifests(), report.links(), report.blobs(),
+                    dry ? "would delete" : "deleted", report.tags(), report.manifests(), report.links(), report.blobs(),
                     report.blobBytes(), report.uploads(), data.root(), Durations.format(settings.storage().gc().delay()));
             return 0;
         } catch (IOException e) {

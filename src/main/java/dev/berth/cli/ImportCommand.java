@@ -48,6 +48,11 @@ final class ImportCommand implements Callable<Integer> {
             }
             Registry registry = Registry.create(data.blobs(), data.meta(), clock);
             List<ZotImport.Outcome> outcomes = new ZotImport(registry, data.meta(), out).run(source);
+            if (outcomes.isEmpty()) {
+                err.println("berth import: no OCI layouts (directories with oci-layout and index.json) under " + source
+                        + "; give zot's rootDirectory, the parent of its repositories");
+                return 1;
+            }
             long failed = outcomes.stream().filter(o -> o.failure() != null).count();
             out.printf("%d repositories imported into %s%s%n", outcomes.size() - failed, data.root(),
                     failed == 0 ? "" : "; " + failed + " failed (see above): fix them and run the import again");

@@ -37,11 +37,14 @@ final class ScrubCommand implements Callable<Integer> {
         if (settings == null) {
             return 2;
         }
+        if (!Commands.holdsData(settings.storage().rootDirectory(), "scrub", err)) {
+            return 2;
+        }
         Clock clock = Clock.systemUTC();
         try (DataDirectory data = DataDirectory.open(settings.storage().rootDirectory(), clock)) {
             Registry registry = Registry.create(data.blobs(), data.meta(), clock);
             Mirrors mirrors = Mirrors.of(settings.sync());
-            Scrubber.Report report = new Scrubber(data.blobs(), data.meta(), registry.locks(),
+            Scrubber.Report report = new Scrubber(data.blobs(), data.meta(), registry,
                     repo -> mirrors.owner(repo).isPresent(), r -> { }).run();
             out.printf("checked %d blobs (%d bytes) in %s: %s%n", report.checked(), report.bytes(),
                     Durations.format(report.took()), report.corrupt().isEmpty() ? "all intact"

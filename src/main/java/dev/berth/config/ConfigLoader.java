@@ -104,7 +104,7 @@ public final class ConfigLoader {
     private static RetentionPolicy readRetentionPolicy(ConfigSection p) {
         List<String> repositories = p.stringList("repositories");
         if (repositories.isEmpty()) {
-            p.error("repositories", "required: the repository globs this policy governs");
+            repositories = List.of("**"); // zot's default policy names none: it governs every repository
         }
         boolean deleteReferrers = Boolean.TRUE.equals(p.bool("deleteReferrers"));
         boolean deleteUntagged = !Boolean.FALSE.equals(p.bool("deleteUntagged"));
@@ -185,6 +185,9 @@ public final class ConfigLoader {
         Duration gcDelay = s.duration("gcDelay", defaults.delay());
         if (gcDelay.isNegative()) {
             s.error("gcDelay", "must not be negative");
+        } else if (gc && gcDelay.isZero()) {
+            s.warn("gcDelay", "0 lets garbage collection take blobs of a push still in flight (the manifest not yet"
+                    + " pushed); zot refuses it");
         }
         Duration gcInterval = s.duration("gcInterval", defaults.interval());
         if (gc && (gcInterval.isNegative() || gcInterval.isZero())) {
@@ -202,6 +205,10 @@ public final class ConfigLoader {
                 policies.add(readRetentionPolicy(p));
             }
             retention.finish();
+            if (!gc && !policies.isEmpty()) {
+                s.warn("retention", "its policies apply during garbage collection, which gc: false switches off;"
+                        + " they never run");
+            }
         }
         s.notYet("cacheDriver", "Berth keeps its metadata in its own database; ignored", false);
         s.notYet("subPaths", "sub-path stores are not supported; every repository is kept under rootDirectory", false);
@@ -313,11 +320,28 @@ public final class ConfigLoader {
         if (format != null && !List.of("text", "json").contains(format.toLowerCase(Locale.ROOT))) {
             s.error("format", "must be text or json");
         }
-        s.finish();
         Path file = output == null || output.isBlank() || output.equalsIgnoreCase("stdout") ? null : Path.of(output);
         Path auditFile = audit == null || audit.isBlank() ? null : Path.of(audit);
+        checkWritable(s, "output", file);
+        checkWritable(s, "audit", auditFile);
+        s.finish();
         return new BerthConfig.Log(level == null ? "info" : normaliseLevel(level), file, auditFile,
                 format != null && format.equalsIgnoreCase("json"));
+    }
+
+    /** A log file must be one Berth can write: a log that silently goes nowhere is worse than none. */
+    private static void checkWritable(ConfigSection s, String key, Path file) {
+        if (file == null) {
+            return;
+        }
+        Path absolute = file.toAbsolutePath();
+        if (java.nio.file.Files.isDirectory(absolute)) {
+            s.error(key, "is a directory; name a file in it");
+        } else if (java.nio.file.Files.exists(absolute) ? !java.nio.file.Files.isWritable(absolute)
+                : absolute.getParent() == null || !java.nio.file.Files.isDirectory(absolute.getParent())
+                || !java.nio.file.Files.isWritable(absolute.getParent())) {
+            s.error(key, "cannot be written (its directory must exist and be writable)");
+        }
     }
 
     private static String normaliseLevel(String level) {

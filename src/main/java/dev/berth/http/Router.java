@@ -49,6 +49,7 @@ public final class Router extends Handler.Abstract {
     private final AuthHandler auth;
     private final MetricsHandler metrics;
     private final Metrics counters;
+    private final Registry registry;
     private final Audit audit;
 
     private final Mirrors mirrors;
@@ -67,6 +68,7 @@ public final class Router extends Handler.Abstract {
         this.auth = new AuthHandler(gate, externalUrl, tls);
         this.metrics = new MetricsHandler(metrics, gate, metricsPath);
         this.counters = metrics;
+        this.registry = registry;
         this.audit = audit;
     }
 
@@ -81,9 +83,15 @@ public final class Router extends Handler.Abstract {
         }
         if (counters != null) {
             long started = System.nanoTime();
-            Request.addCompletionListener(request, failure -> counters.request(request.getMethod(),
-                    failure == null ? response.getStatus() : 500, exchange.repository(),
-                    MANIFEST.matcher(exchange.path()).matches(), System.nanoTime() - started));
+            Request.addCompletionListener(request, failure -> {
+                int status = failure == null ? response.getStatus() : 500;
+                String repository = exchange.repository();
+                // Only a repository that exists names a series: an empty referrers list or a new upload session
+                // answers 2xx for any name, and a caller must not mint series (and memory) at will.
+                boolean named = repository != null && status < 400 && registry.listings().exists(repository);
+                counters.request(request.getMethod(), status, named ? repository : null,
+                        MANIFEST.matcher(exchange.path()).matches(), System.nanoTime() - started);
+            });
         }
         try {
             refuseAmbiguousRequests(exchange);

@@ -69,9 +69,10 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
         boolean orphanReferrers = how.orphanReferrers();
         Database.Work<Collected> work = c -> {
             List<String> tags = new ArrayList<>();
-            for (String tag : how.dropTags()) {
-                if (update(c, "DELETE FROM tags WHERE repository = ? AND name = ?", repository, tag) > 0) {
-                    tags.add(tag);
+            for (TagStats tag : how.dropTags()) {
+                if (update(c, "DELETE FROM tags WHERE repository = ? AND name = ? AND digest = ? AND updated_at = ?",
+                        repository, tag.tag(), tag.digest().toString(), tag.pushedAt().toEpochMilli()) > 0) {
+                    tags.add(tag.tag());
                 }
             }
             List<Digest> manifests = new ArrayList<>();
@@ -166,6 +167,12 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
             }
             return found;
         });
+    }
+
+    @Override
+    public List<Digest> recordedBlobs(String after, int limit) {
+        return db.read(c -> strings(c, "SELECT digest FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?",
+                after == null ? "" : after, limit)).stream().map(Digest::parse).toList();
     }
 
     @Override
@@ -316,9 +323,10 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
             }
             link(c, m.repository(), m.digest(), m.size());
             // The same bytes pushed again keep their row as first stored: a re-push (which needs only create) must
-            // not change how an existing manifest is served, not even its Content-Type.
+            // not change how an existing manifest is served, not even its Content-Type. Only its push time moves:
+            // an untagged manifest pushed again (a child before its index) is as young as that push for gcDelay.
             update(c, "INSERT INTO manifests (" + MANIFEST_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                            + " ON CONFLICT (repository, digest) DO NOTHING",
+                            + " ON CONFLICT (repository, digest) DO UPDATE SET pushed_at = MAX(pushed_at, excluded.pushed_at)",
                     m.repository(), m.digest().toString(), m.mediaType(), m.size(), m.artifactType(),
                     m.subject() == null ? null : m.subject().toString(),
                     m.annotations().isEmpty() ? null : toJson(m.annotations()), m.pushedAt().toEpochMilli());

@@ -88,12 +88,13 @@ public interface MetadataStore extends Closeable {
     }
 
     /** How one repository is to be collected. */
-    record Collection(List<String> dropTags, boolean untagged, boolean orphanReferrers, java.time.Instant manifestCutoff,
+    record Collection(List<TagStats> dropTags, boolean untagged, boolean orphanReferrers, java.time.Instant manifestCutoff,
                       java.time.Instant linkCutoff) {
     }
 
     /**
-     * In one transaction: drops {@code dropTags} (retention); then, if {@code untagged}, removes the manifests
+     * In one transaction: drops {@code dropTags} (retention), each only if it still points where and since when
+     * it did when retention judged it (a tag pushed meanwhile stays); then, if {@code untagged}, removes the manifests
      * that no tag, index or (unless {@code orphanReferrers}) subject keeps, pushed before the manifest cutoff,
      * until none is left; then the links to blobs that no manifest of the repository uses, linked before the
      * link cutoff. With {@code dryRun}, the transaction is rolled back.
@@ -117,6 +118,9 @@ public interface MetadataStore extends Closeable {
 
     /** Blobs recorded that no repository links, up to {@code limit}, with their sizes. */
     java.util.Map<Digest, Long> unlinkedBlobs(int limit);
+
+    /** Every recorded blob's digest after {@code after} (null: from the start), in order, up to {@code limit}. */
+    List<Digest> recordedBlobs(String after, int limit);
 
     /** How many repositories link a blob. */
     int linkCount(Digest digest);

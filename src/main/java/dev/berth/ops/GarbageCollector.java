@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -109,7 +110,9 @@ public final class GarbageCollector {
             repositories = meta.repositories(after, 500);
             for (String repository : repositories) {
                 var policy = retention.policyFor(repository);
-                List<String> drop = retention.tagsToDrop(repository, meta.tagStats(repository), now);
+                List<MetadataStore.TagStats> stats = meta.tagStats(repository);
+                Set<String> judged = Set.copyOf(retention.tagsToDrop(repository, stats, now));
+                List<MetadataStore.TagStats> drop = stats.stream().filter(t -> judged.contains(t.tag())).toList();
                 MetadataStore.Collected collected = meta.collect(repository, new MetadataStore.Collection(drop,
                         policy.map(p -> p.deleteUntagged()).orElse(true),
                         policy.map(p -> p.deleteReferrers()).orElse(false), now.minus(untaggedDelay), cutoff), dryRun);

@@ -87,11 +87,16 @@ public final class Metrics {
                 .register(registry);
     }
 
+    private static final java.util.Set<String> METHODS =
+            java.util.Set.of("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS");
+
     /**
-     * One finished HTTP request. {@code repository} is the repository it addressed, or null; only requests that
-     * succeeded are labelled with it, so that requests for names that do not exist cannot mint new series.
+     * One finished HTTP request. {@code repository} is the repository it addressed, or null when it
+     * does not exist; only requests that succeeded are labelled with it, so that callers cannot mint new series.
      */
-    public void request(String method, int status, String repository, boolean manifest, long nanos) {
+    public void request(String requestMethod, int status, String repository, boolean manifest, long nanos) {
+        // Any token is a valid HTTP method: the ones a registry answers are labelled, the rest are one "other".
+        String method = METHODS.contains(requestMethod) ? requestMethod : "other";
         String code = Integer.toString(status);
         requests.computeIfAbsent(method + " " + code, k -> Counter.builder("zot_http_requests")
                 .description("HTTP requests by method and status code").tag("method", method).tag("code", code)
@@ -126,6 +131,7 @@ public final class Metrics {
         Timer.builder("zot_gc_duration").description("How long garbage collection runs take").register(registry)
                 .record(report.took());
         if (!report.dryRun()) {
+            deleted("tag", report.tags()); // by retention
             deleted("manifest", report.manifests());
             deleted("blob", report.blobs());
             deleted("upload", report.uploads());

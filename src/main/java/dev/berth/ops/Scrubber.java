@@ -4,6 +4,8 @@ import dev.berth.config.Durations;
 import dev.berth.meta.MetadataStore;
 import dev.berth.oci.Digest;
 import dev.berth.registry.BlobLocks;
+import dev.berth.registry.Blobs;
+import dev.berth.registry.Registry;
 import dev.berth.store.BlobStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -39,15 +41,17 @@ public final class Scrubber {
     private final BlobStore store;
     private final MetadataStore meta;
     private final BlobLocks locks;
+    private final Blobs blobs;
     private final Predicate<String> refetchable;
     private final Listener listener;
     private final ReentrantLock running = new ReentrantLock();
 
-    public Scrubber(BlobStore store, MetadataStore meta, BlobLocks locks, Predicate<String> refetchable,
+    public Scrubber(BlobStore store, MetadataStore meta, Registry registry, Predicate<String> refetchable,
                     Listener listener) {
         this.store = store;
         this.meta = meta;
-        this.locks = locks;
+        this.locks = registry.locks();
+        this.blobs = registry.blobs();
         this.refetchable = refetchable;
         this.listener = listener;
     }
@@ -78,6 +82,7 @@ public final class Scrubber {
                     corrupt.add(digest);
                 }
             }
+            corrupt.addAll(forgetMissing());
             Report report = new Report(checked, bytes, corrupt, Duration.ofNanos(System.nanoTime() - started));
             listener.finished(report);
             LOG.info("scrub checked {} blobs ({} bytes) in {}: {}", checked, bytes, Durations.format(report.took()),
@@ -88,6 +93,23 @@ public final class Scrubber {
         } finally {
             running.unlock();
         }
+    }
+
+    /** Recorded blobs whose files are gone (deleted by hand, a restored backup): forgotten like corrupt ones. */
+    private List<Digest> forgetMissing() throws IOException {
+        List<Digest> missing = new ArrayList<>();
+        String after = null;
+        List<Digest> page;
+        do {
+            page = meta.recordedBlobs(after, 1000);
+            for (Digest digest : page) {
+                if (store.size(digest).isEmpty() && blobs.forgetIfMissing(digest, refetchable)) {
+                    missing.add(digest);
+                }
+            }
+            after = page.isEmpty() ? null : page.get(page.size() - 1).toString();
+        } while (page.size() == 1000);
+        return missing;
     }
 
     private Digest hash(Digest digest, ByteBuffer buffer) throws IOException {

@@ -17,6 +17,7 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,7 +39,7 @@ public final class ZotImport {
 
     /** What one repository brought (or could not). */
     public record Outcome(String repository, int tags, int manifests, int blobs, long bytes, int skipped,
-                          String failure) {
+                          List<String> conflicts, String failure) {
     }
 
     private final Registry registry;
@@ -61,7 +62,7 @@ public final class ZotImport {
                 Names.requireRepository(repository);
                 outcome = importRepository(repository, layout);
             } catch (RegistryException | IOException | UncheckedIOException e) {
-                outcome = new Outcome(repository, 0, 0, 0, 0, 0, e.getMessage());
+                outcome = new Outcome(repository, 0, 0, 0, 0, 0, List.of(), e.getMessage());
             }
             progress.println(describe(outcome));
             progress.flush();
@@ -74,8 +75,12 @@ public final class ZotImport {
         if (o.failure() != null) {
             return o.repository() + ": FAILED: " + o.failure();
         }
-        return o.repository() + ": " + o.tags() + " tags, " + o.manifests() + " manifests, " + o.blobs() + " blobs ("
-                + o.bytes() + " bytes) imported; " + o.skipped() + " already here";
+        String line = o.repository() + ": " + o.tags() + " tags, " + o.manifests() + " manifests, " + o.blobs()
+                + " blobs (" + o.bytes() + " bytes) imported; " + o.skipped() + " tags, manifests and blobs were already in Berth";
+        for (String conflict : o.conflicts()) {
+            line += "\n  " + conflict;
+        }
+        return line;
     }
 
     /** Directories holding an OCI layout, in a stable order; zot's own bookkeeping is skipped. */
@@ -84,9 +89,11 @@ public final class ZotImport {
             throw new NoSuchFileException(root.toString(), null, "not a directory");
         }
         try (Stream<Path> walk = Files.walk(root)) {
-            return walk.filter(Files::isDirectory)
+            // Links are not followed: a layout, and every file in it, must really be under the root.
+            return walk.filter(d -> Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS))
                     .filter(d -> !d.equals(root))
-                    .filter(d -> Files.isRegularFile(d.resolve("oci-layout")) && Files.isRegularFile(d.resolve("index.json")))
+                    .filter(d -> Files.isRegularFile(d.resolve("oci-layout"), LinkOption.NOFOLLOW_LINKS)
+                            && Files.isRegularFile(d.resolve("index.json"), LinkOption.NOFOLLOW_LINKS))
                     .filter(d -> {
                         for (Path segment : root.relativize(d)) {
                             String name = segment.toString();
@@ -102,19 +109,34 @@ public final class ZotImport {
 
     private Outcome importRepository(String repository, Path layout) throws IOException {
         Counts counts = new Counts();
-        JsonNode index = JSON.readTree(layout.resolve("index.json").toFile());
+        Path indexFile = layout.resolve("index.json");
+        if (Files.size(indexFile) > dev.berth.registry.Manifests.MAX_SIZE) {
+            throw new IOException("index.json is larger than any index Berth accepts");
+        }
+        JsonNode index;
+        try {
+            index = JSON.readTree(Files.readAllBytes(indexFile));
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IOException(indexFile + " is not valid JSON: " + e.getOriginalMessage());
+        }
+        List<String> conflicts = new ArrayList<>();
         Set<Digest> done = new HashSet<>();
         for (JsonNode descriptor : index.path("manifests")) {
             Digest digest = Digest.parse(descriptor.path("digest").asText());
+            long size = descriptor.path("size").asLong(-1);
             String tag = descriptor.path("annotations").path(REF_NAME).asText(null);
-            importManifest(repository, layout, digest, descriptor.path("mediaType").asText(null), done, counts, 0);
+            importManifest(repository, layout, digest, size, descriptor.path("mediaType").asText(null), done, counts, 0);
             if (tag != null) {
                 Names.requireTag(tag);
                 var current = meta.taggedManifest(repository, tag);
                 if (current.isPresent() && current.get().digest().equals(digest)) {
                     counts.skipped++;
+                } else if (current.isPresent()) {
+                    // Pushed to Berth since (or before): Berth's tag wins, and an import run again never moves it.
+                    conflicts.add("tag " + tag + " kept as it is in Berth (" + current.get().digest() + "); zot's "
+                            + digest + " was imported untagged");
                 } else {
-                    byte[] body = read(layout, digest);
+                    byte[] body = read(layout, digest, size);
                     // By digest with the tag alongside (?tag=): the digest keeps its own algorithm.
                     registry.manifests().put(repository, Reference.of(digest), List.of(tag),
                             mediaType(descriptor.path("mediaType").asText(null), body), body, TagPolicy.ANY);
@@ -122,7 +144,8 @@ public final class ZotImport {
                 }
             }
         }
-        return new Outcome(repository, counts.tags, counts.manifests, counts.blobs, counts.bytes, counts.skipped, null);
+        return new Outcome(repository, counts.tags, counts.manifests, counts.blobs, counts.bytes, counts.skipped,
+                conflicts, null);
     }
 
     private static final class Counts {
@@ -134,8 +157,8 @@ public final class ZotImport {
     }
 
     /** A manifest and, first, everything it references: children of an index, then config and layers. */
-    private void importManifest(String repository, Path layout, Digest digest, String mediaType, Set<Digest> done,
-                                Counts counts, int depth) throws IOException {
+    private void importManifest(String repository, Path layout, Digest digest, long size, String mediaType,
+                                Set<Digest> done, Counts counts, int depth) throws IOException {
         if (!done.add(digest)) {
             return;
         }
@@ -146,47 +169,66 @@ public final class ZotImport {
             counts.skipped++;
             return;
         }
-        byte[] body = read(layout, digest);
+        byte[] body = read(layout, digest, size);
         String type = mediaType(mediaType, body);
         Manifest manifest = ManifestParser.parse(body, type);
         for (var child : manifest.manifests()) {
-            importManifest(repository, layout, child.digest(), child.mediaType(), done, counts, depth + 1);
+            importManifest(repository, layout, child.digest(), child.size(), child.mediaType(), done, counts, depth + 1);
         }
         for (var blob : manifest.references()) {
             if (manifest.manifests().contains(blob)) {
                 continue;
             }
-            importBlob(repository, layout, blob.digest(), MediaTypes.isNonDistributable(blob.mediaType()), counts);
+            importBlob(repository, layout, blob.digest(), blob.size(), MediaTypes.isNonDistributable(blob.mediaType()),
+                    counts);
         }
         registry.manifests().put(repository, Reference.of(digest), List.of(), type, body, TagPolicy.ANY);
         counts.manifests++;
     }
 
-    private void importBlob(String repository, Path layout, Digest digest, boolean optional, Counts counts)
+    private void importBlob(String repository, Path layout, Digest digest, long size, boolean optional, Counts counts)
             throws IOException {
         if (meta.linkedBlobSize(repository, digest).isPresent()) {
             counts.skipped++;
             return;
         }
         Path file = blobFile(layout, digest);
-        if (!Files.isRegularFile(file)) {
-            if (optional) {
-                return; // non-distributable layers are often not in the layout, and need not be
-            }
-            throw new IOException("blob " + digest + " is missing from " + layout);
+        if (optional && !Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            return; // non-distributable layers are often not in the layout, and need not be
         }
-        try (InputStream in = Files.newInputStream(file)) {
+        checkFile(file, digest, size);
+        try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
             counts.bytes += registry.uploads().putWhole(repository, digest, in); // hashed and checked on the way
+        } catch (RegistryException e) {
+            throw new IOException(file + ": " + e.getMessage());
         }
         counts.blobs++;
     }
 
-    private static byte[] read(Path layout, Digest digest) throws IOException {
+    private static byte[] read(Path layout, Digest digest, long size) throws IOException {
         Path file = blobFile(layout, digest);
+        checkFile(file, digest, size);
         if (Files.size(file) > dev.berth.registry.Manifests.MAX_SIZE) {
             throw new IOException("manifest " + digest + " is larger than Berth accepts");
         }
         return Files.readAllBytes(file);
+    }
+
+    /**
+     * A blob file must be a plain file (not a link, device or pipe) of the size its descriptor declares (when it
+     * declares one): checked before a byte is read, so a hostile layout cannot make the import read forever.
+     */
+    private static void checkFile(Path file, Digest digest, long size) throws IOException {
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException("blob " + digest + " is missing from the layout");
+        }
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException("blob " + digest + " is not a plain file (links are not followed)");
+        }
+        long actual = Files.size(file);
+        if (size >= 0 && actual != size) {
+            throw new IOException("blob " + digest + " holds " + actual + " bytes where its descriptor says " + size);
+        }
     }
 
     private static Path blobFile(Path layout, Digest digest) {

@@ -10,15 +10,23 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.NoSuchFileException;
+import java.util.List;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Reading and deleting the blobs of a repository. */
 public final class Blobs {
+    private static final Logger LOG = LoggerFactory.getLogger(Blobs.class);
+
     private final BlobStore store;
     private final MetadataStore meta;
+    private final BlobLocks locks;
 
-    Blobs(BlobStore store, MetadataStore meta) {
+    Blobs(BlobStore store, MetadataStore meta, BlobLocks locks) {
         this.store = store;
         this.meta = meta;
+        this.locks = locks;
     }
 
     /** The size of a blob the repository may serve; {@code BLOB_UNKNOWN} (or {@code NAME_UNKNOWN}) otherwise. */
@@ -32,10 +40,38 @@ public final class Blobs {
         try {
             return store.open(digest);
         } catch (NoSuchFileException e) {
-            throw new IllegalStateException("blob " + digest + " is linked to " + repository + " but its bytes are missing", e);
+            // Collected since the link was read, or lost from the disk: either way unknown from now on, so that a
+            // client uploads it again (a HEAD must not keep saying it is here).
+            forgetIfMissing(digest, r -> false);
+            throw unknown(repository, digest);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Forgets a recorded blob whose file is missing (deleted by hand, a backup restored without it), checked
+     * under its lock since a push may be writing it right now: every link and its row go, as for corrupt bytes
+     * ({@link MetadataStore#forgetCorrupt}). Returns whether it was missing and recorded.
+     */
+    public boolean forgetIfMissing(Digest digest, Predicate<String> refetchable) {
+        List<String> holders = locks.with(digest, () -> {
+            try {
+                if (store.size(digest).isPresent() || !meta.blobRecorded(digest)) {
+                    return null;
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return meta.forgetCorrupt(digest, refetchable);
+        });
+        if (holders == null) {
+            return false;
+        }
+        LOG.error("blob {} is recorded but its file is missing from the data directory; forgotten by {}. Mirrors fetch"
+                + " it again on the next pull; elsewhere, push the image again.", digest,
+                holders.isEmpty() ? "no repository" : String.join(", ", holders));
+        return true;
     }
 
     /** Removes the blob from the repository (its bytes stay until garbage collection finds them unused). */

@@ -25,6 +25,11 @@ public final class Listings {
     /**
      * Tags of a repository in byte order after {@code last}; {@code n} null means all of them.
      */
+    /** Whether the repository holds anything (what may name a metric series, say). */
+    public boolean exists(String repository) {
+        return meta.repositoryExists(repository);
+    }
+
     public Page tags(String repository, String last, Integer n) {
         if (!meta.repositoryExists(repository)) {
             throw RegistryException.of(ErrorCode.NAME_UNKNOWN, "repository " + repository + " not found");

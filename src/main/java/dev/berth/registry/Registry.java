@@ -10,7 +10,7 @@ public record Registry(Blobs blobs, Uploads uploads, Manifests manifests, Listin
 
     public static Registry create(BlobStore store, MetadataStore meta, Clock clock) {
         BlobLocks locks = new BlobLocks();
-        return new Registry(new Blobs(store, meta), new Uploads(store, meta, clock, locks),
+        return new Registry(new Blobs(store, meta, locks), new Uploads(store, meta, clock, locks),
                 new Manifests(store, meta, clock, locks), new Listings(meta), locks, new Pulls(meta, clock));
     }
 }

@@ -232,7 +232,11 @@ public final class Uploads {
      * it was discarded; {@code dryRun} only tells.
      */
     public boolean abandonIfIdle(String id, java.time.Instant cutoff, boolean dryRun) {
-        return locked(id, () -> {
+        ReentrantLock lock = locks.get(id);
+        if (!lock.tryLock()) {
+            return false; // a request is writing to it right now, however slowly: not abandoned, and never waited for
+        }
+        try {
             if (meta.upload(id).isEmpty()) {
                 return false;
             }
@@ -248,7 +252,9 @@ public final class Uploads {
                 discard(id);
             }
             return true;
-        });
+        } finally {
+            lock.unlock();
+        }
     }
 
     private void discard(String id) {

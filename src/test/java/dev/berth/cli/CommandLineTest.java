@@ -104,6 +104,21 @@ class CommandLineTest {
     }
 
     @Test
+    void maintenanceOfADirectoryWithoutBerthsDataRefusesRatherThanReportingItClean() throws Exception {
+        Path file = dir.resolve("typo.json");
+        Files.writeString(file, "{\"storage\":{\"rootDirectory\":\"" + dir.resolve("data-typo") + "\"}}");
+        for (String command : new String[] {"gc", "scrub"}) {
+            Run run = run(command, "--config", file.toString());
+            assertThat(run.code()).as(command).isEqualTo(2);
+            assertThat(run.err()).contains("no Berth data in").contains("data-typo");
+        }
+        assertThat(dir.resolve("data-typo")).as("nothing created").doesNotExist();
+        Run empty = run("import", Files.createDirectories(dir.resolve("not-zot")).toString(), "--config", file.toString());
+        assertThat(empty.code()).isEqualTo(1);
+        assertThat(empty.err()).contains("no OCI layouts");
+    }
+
+    @Test
     void logsAreJsonLinesWhenAsked() throws Exception {
         Path data = dir.resolve("data");
         Path logFile = dir.resolve("berth.log");

@@ -132,12 +132,75 @@ class ZotImportTest {
         Image bad = TestImages.image(1, 5_000);
         skopeoIntoZot(zot, good, List.of(), "ok/app:v1");
         skopeoIntoZot(zot, bad, List.of(), "rotten/app:v1");
-        Files.write(zot.resolve("rotten/app/blobs/sha256/" + TestImages.sha256(bad.blobs().get(0)).hex()), new byte[] {1});
+        Path layer = zot.resolve("rotten/app/blobs/sha256/" + TestImages.sha256(bad.blobs().get(0)).hex());
+        byte[] rotten = Files.readAllBytes(layer);
+        rotten[rotten.length / 2] ^= 1; // the declared size, other bytes
+        Files.write(layer, rotten);
         Path config = dir.resolve("config.json");
         Files.writeString(config, "{\"storage\":{\"rootDirectory\":\"" + dir.resolve("berth") + "\"}}");
         Run run = berth("import", zot.toString(), "--config", config.toString());
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.out()).contains("rotten/app: FAILED").contains("ok/app: 1 tags")
                 .contains("1 repositories imported").contains("1 failed");
+    }
+
+    @Test
+    void hostileLayoutsFailTheirRepositoryWithoutReadingForeverOrLeavingTheRoot() throws Exception {
+        Path zot = Files.createDirectories(dir.resolve("zot"));
+        Image good = TestImages.image(1, 5_000);
+        skopeoIntoZot(zot, good, List.of(), "ok/app:v1");
+        Image zero = TestImages.image(1, 5_000);
+        skopeoIntoZot(zot, zero, List.of(), "bad/devzero:v1");
+        Path manifest = zot.resolve("bad/devzero/blobs/sha256/" + zero.digest().hex());
+        Files.delete(manifest);
+        Files.createSymbolicLink(manifest, Path.of("/dev/zero"));
+        Image piped = TestImages.image(1, 5_000);
+        skopeoIntoZot(zot, piped, List.of(), "bad/fifo:v1");
+        Path layer = zot.resolve("bad/fifo/blobs/sha256/" + TestImages.sha256(piped.blobs().get(0)).hex());
+        Files.delete(layer);
+        dev.berth.testing.Command.ok(dir, Map.of(), List.of("mkfifo", layer.toString()));
+        Image big = TestImages.image(1, 5_000);
+        skopeoIntoZot(zot, big, List.of(), "bad/sparse:v1");
+        try (var file = java.nio.channels.FileChannel.open(
+                zot.resolve("bad/sparse/blobs/sha256/" + TestImages.sha256(big.blobs().get(0)).hex()),
+                java.nio.file.StandardOpenOption.WRITE)) {
+            file.write(java.nio.ByteBuffer.wrap(new byte[] {1}), 1L << 40); // a terabyte, declared as 5 kB
+        }
+        Path outside = Files.createDirectories(dir.resolve("elsewhere"));
+        skopeoIntoZot(outside, TestImages.image(1, 100), List.of(), "secret:v1");
+        Files.createDirectories(zot.resolve("bad"));
+        Files.createSymbolicLink(zot.resolve("bad/linked"), outside.resolve("secret"));
+
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, "{\"storage\":{\"rootDirectory\":\"" + dir.resolve("berth") + "\"}}");
+        Run run = berth("import", zot.toString(), "--config", config.toString());
+        assertThat(run.code()).as(run.out() + run.err()).isEqualTo(1);
+        assertThat(run.out()).contains("bad/devzero: FAILED").contains("not a plain file")
+                .contains("bad/fifo: FAILED").contains("bad/sparse: FAILED").contains("where its descriptor says")
+                .contains("ok/app: 1 tags").doesNotContain("bad/linked").contains("3 failed");
+    }
+
+    @Test
+    void aTagPushedToBerthSinceKeepsItsImageWhenTheImportRunsAgain() throws Exception {
+        Path zot = Files.createDirectories(dir.resolve("zot"));
+        Image zots = TestImages.image(1, 5_000);
+        skopeoIntoZot(zot, zots, List.of(), "team/app:v1");
+        Path data = dir.resolve("berth");
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, "{\"storage\":{\"rootDirectory\":\"" + data + "\"}}");
+        assertThat(berth("import", zot.toString(), "--config", config.toString()).code()).isZero();
+        Image newer = TestImages.image(1, 5_000);
+        BerthConfig settings = new BerthConfig(new BerthConfig.Storage(data),
+                BerthConfig.defaults().http().withPort(0), BerthConfig.defaults().log());
+        try (Berth berth = Berth.start(settings)) {
+            new RegistryClient(berth.uri()).push("team/app", "v1", newer);
+        }
+        Run again = berth("import", zot.toString(), "--config", config.toString());
+        assertThat(again.code()).isZero();
+        assertThat(again.out()).contains("tag v1 kept as it is in Berth (" + newer.digest() + ")");
+        try (Berth berth = Berth.start(settings)) {
+            assertThat(new RegistryClient(berth.uri()).get("/v2/team/app/manifests/v1").body())
+                    .isEqualTo(newer.manifest());
+        }
     }
 }

@@ -50,7 +50,7 @@ class ConfigLoaderTest {
                  "http":{"address":"0.0.0.0","port":"5050","externalUrl":"https://registry.example.com",
                          "readTimeout":"1h","writeTimeout":"1h","idleTimeout":"2m","compat":["docker2s2"],
                          "maxConnections":100},
-                 "log":{"level":"debug","output":"/var/log/berth.log"}}
+                 "log":{"level":"debug","output":"/tmp/berth.log"}}
                 """).config();
         assertThat(c.storage().rootDirectory()).isEqualTo(Path.of("/srv/berth"));
         assertThat(c.http().address()).isEqualTo("0.0.0.0");
@@ -58,7 +58,7 @@ class ConfigLoaderTest {
         assertThat(c.http().externalUrl()).isEqualTo(URI.create("https://registry.example.com"));
         assertThat(c.http().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
         assertThat(c.http().maxConnections()).isEqualTo(100);
-        assertThat(c.log()).isEqualTo(new BerthConfig.Log("debug", Path.of("/var/log/berth.log"), null));
+        assertThat(c.log()).isEqualTo(new BerthConfig.Log("debug", Path.of("/tmp/berth.log"), null));
     }
 
     @Test
@@ -142,7 +142,24 @@ class ConfigLoaderTest {
                 new RetentionPolicy.KeepTags(List.of("v2.*"), 0, 0, null, null),
                 new RetentionPolicy.KeepTags(List.of(), 10, 0, Duration.ofHours(720), null))));
         assertProblem(withRoot("").replace("\"berth-data\"", "\"/srv\",\"retention\":{\"policies\":[{\"keepTags\":"
-                + "[{\"patterns\":[\"(\"]}]}]}"), "storage.retention.policies[0].repositories: required");
+                + "[{\"patterns\":[\"(\"]}]}]}"), "storage.retention.policies[0].keepTags[0].patterns");
+        // zot's documented default policy names no repositories: it governs them all.
+        BerthConfig.Gc everything = load(withRoot("").replace("\"berth-data\"", "\"/srv\",\"retention\":{\"policies\":"
+                + "[{\"keepTags\":[{\"patterns\":[\".*\"]}]}]}")).config().storage().gc();
+        assertThat(everything.policies().get(0).repositories()).containsExactly("**");
+        ConfigLoader.Loaded off = load(withRoot("").replace("\"berth-data\"", "\"/srv\",\"gc\":false,\"gcDelay\":\"0s\","
+                + "\"retention\":{\"policies\":[{\"keepTags\":[{\"patterns\":[\".*\"]}]}]}"));
+        assertThat(off.warnings()).anyMatch(w -> w.startsWith("storage.retention:") && w.contains("never run"));
+        ConfigLoader.Loaded noDelay = load(withRoot("").replace("\"berth-data\"", "\"/srv\",\"gcDelay\":\"0s\""));
+        assertThat(noDelay.warnings()).anyMatch(w -> w.startsWith("storage.gcDelay:"));
+    }
+
+    @Test
+    void aLogFileBerthCannotWriteIsRefusedRatherThanLoggingNowhere(@org.junit.jupiter.api.io.TempDir Path dir) {
+        assertProblem(withRoot("\"log\":{\"output\":\"" + dir + "\"}"), "log.output: is a directory");
+        assertProblem(withRoot("\"log\":{\"output\":\"" + dir.resolve("no/such/berth.log") + "\"}"),
+                "log.output: cannot be written");
+        assertProblem(withRoot("\"log\":{\"audit\":\"/proc/nope/audit.log\"}"), "log.audit: cannot be written");
     }
 
     @Test

@@ -187,6 +187,19 @@ public abstract class MetadataStoreContract {
     }
 
     @Test
+    void retentionDropsATagOnlyWhereItStillPointsWhenJudged() {
+        pushImage("r", "one", List.of("x"));
+        List<MetadataStore.TagStats> judged = meta.tagStats("r");
+        Digest two = pushImage("r", "two", List.of("x")); // pushed between the judgement and the collection
+        MetadataStore.Collection drop = new MetadataStore.Collection(judged, false, false, Instant.EPOCH, Instant.EPOCH);
+        assertThat(meta.collect("r", drop, false).tags()).isEmpty();
+        assertThat(meta.taggedManifest("r", "x").orElseThrow().digest()).isEqualTo(two);
+        MetadataStore.Collection now = new MetadataStore.Collection(meta.tagStats("r"), false, false, Instant.EPOCH,
+                Instant.EPOCH);
+        assertThat(meta.collect("r", now, false).tags()).containsExactly("x");
+    }
+
+    @Test
     void deletesTags() {
         Digest m = pushImage("r", "img", List.of("a", "b"));
         assertThat(meta.deleteTag("r", "a")).isTrue();

@@ -104,6 +104,46 @@ class GarbageCollectionTest {
     }
 
     @Test
+    void anUntaggedManifestPushedAgainIsAsYoungAsThatPush() throws Exception {
+        String repo = TestBerth.newRepository("gc-repush");
+        Image child = TestImages.image(1, 3_000);
+        client().push(repo, "a", child);
+        pastTheDelay();
+        assertThat(client().delete("/v2/" + repo + "/manifests/a").status()).isEqualTo(202);
+        client().push(repo, child.digest().toString(), child); // a child again, its index about to follow
+        collect();
+        assertWhole(client(), repo, child);
+        Image index = TestImages.index(MediaTypes.OCI_INDEX, List.of(child), List.of("amd64"));
+        assertThat(client().pushManifest(repo, "multi", MediaTypes.OCI_INDEX, index.manifest())).isEqualTo(index.digest());
+    }
+
+    @Test
+    void aChunkArrivingSlowlyNeitherHoldsUpCollectionNorLosesItsSession() throws Exception {
+        String repo = TestBerth.newRepository("gc-slow");
+        String location = client().post("/v2/" + repo + "/blobs/uploads/", new byte[0]).header("Location");
+        java.net.URI uri = BERTH.uri();
+        try (java.net.Socket socket = new java.net.Socket(uri.getHost(), uri.getPort())) {
+            var out = socket.getOutputStream();
+            // A raw socket, since Java's client gathers a streamed body before sending anything.
+            out.write(("PATCH " + java.net.URI.create(location).getRawPath() + " HTTP/1.1\r\nHost: x\r\n"
+                    + "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "64\r\n" + "a".repeat(100) + "\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(300); // the PATCH is in, holding its session and waiting for more
+            pastTheDelay();
+            var collecting = Executors.newVirtualThreadPerTaskExecutor().submit(() -> BERTH.berth().collectGarbage(false));
+            Report report = collecting.get(30, java.util.concurrent.TimeUnit.SECONDS); // never waits for the chunk
+            assertThat(report).isNotNull();
+            out.write(("64\r\n" + "b".repeat(100) + "\r\n0\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.flush();
+            String status = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+                    java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+            assertThat(status).isEqualTo("HTTP/1.1 202 Accepted");
+        }
+        assertThat(client().get(location).header("Range")).as("the session lives on, with both parts").isEqualTo("0-199");
+    }
+
+    @Test
     void aTaggedIndexKeepsItsChildrenAndTakesThemAlongWhenItGoes() throws Exception {
         String repo = TestBerth.newRepository("gc-index");
         Image amd = TestImages.image(1, 3_000, MediaTypes.OCI_MANIFEST, "amd64", null, null, Map.of());

@@ -54,4 +54,19 @@ class MetricsTest {
         assertThat(after.has("process_cpu_usage")).isTrue();
         assertThat(after.has("jvm_memory_used_bytes")).isTrue();
     }
+
+    @Test
+    void callersCannotMintSeriesWithMadeUpMethodsOrNames() {
+        RegistryClient client = BERTH.client();
+        for (int i = 0; i < 5; i++) {
+            client.send("BREW" + i, "/v2/", java.net.http.HttpRequest.BodyPublishers.noBody());
+            // 200 (an empty list) and 202 (a new session) for names that hold nothing
+            assertThat(client.get("/v2/made/up" + i + "/referrers/" + TestImages.sha256(new byte[] {1})).status())
+                    .isEqualTo(200);
+            assertThat(client.post("/v2/made/up" + i + "/blobs/uploads/", new byte[0]).status()).isEqualTo(202);
+        }
+        Scrape after = Scrape.of(client);
+        assertThat(after.text()).doesNotContain("BREW").doesNotContain("made/up");
+        assertThat(after.sum("zot_http_requests_total", "method=\"other\"")).isGreaterThanOrEqualTo(5);
+    }
 }

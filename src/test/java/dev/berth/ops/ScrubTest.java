@@ -121,4 +121,28 @@ class ScrubTest {
                 .isEqualTo(image.blobs().get(0));
         assertThat(BERTH.berth().scrub().corrupt()).isEmpty();
     }
+
+    @Test
+    void aLayerWhoseFileIsGoneIsForgottenSoThatAPushRepairsIt() throws Exception {
+        RegistryClient client = BERTH.client();
+        String repo = TestBerth.newRepository("scrub-missing");
+        Image image = TestImages.image(2, 3_000);
+        client.push(repo, "v1", image);
+        Digest layer = TestImages.sha256(image.blobs().get(0));
+        Files.delete(file(layer));
+        try (LogCapture logs = new LogCapture()) {
+            assertThat(BERTH.berth().scrub().corrupt()).contains(layer);
+            assertThat(logs.errors()).anyMatch(m -> m.contains(layer.toString()) && m.contains("missing"));
+        }
+        assertThat(client.head("/v2/" + repo + "/blobs/" + layer).status()).as("HEAD tells the pusher").isEqualTo(404);
+        client.push(repo, "v1", image); // uploads what HEAD says is missing
+        assertThat(client.get("/v2/" + repo + "/blobs/" + layer).body()).isEqualTo(image.blobs().get(0));
+
+        Digest other = TestImages.sha256(image.blobs().get(1));
+        Files.delete(file(other));
+        Response r = client.get("/v2/" + repo + "/blobs/" + other);
+        assertThat(r.status()).as("found missing on a GET: unknown, not a 500").isEqualTo(404);
+        assertThat(r.errorCode()).isEqualTo("BLOB_UNKNOWN");
+        assertThat(client.head("/v2/" + repo + "/blobs/" + other).status()).isEqualTo(404);
+    }
 }
