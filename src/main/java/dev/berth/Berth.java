@@ -86,7 +86,8 @@ public final class Berth implements AutoCloseable {
             pullThrough = new PullThrough(Mirrors.of(config.sync()), registry, blobs, meta, clock,
                     new ProxyMetrics(metrics == null ? null : metrics.registry()));
             server.start(new Router(registry, pullThrough, access, health, config.http().externalUrl(),
-                    config.http().tls() != null, Audit.to(config.log().audit()), metrics, config.metrics().path()));
+                    config.http().tls() != null, Audit.to(config.log().audit()), metrics, config.metrics().path(),
+                    config.ui(), clock));
             // Two threads: a scrub may read for hours, and must not hold up collection or the pull counts meanwhile.
             maintenance = Executors.newScheduledThreadPool(2,
                     Thread.ofPlatform().daemon().name("berth-maintenance-", 1).factory());

@@ -66,6 +66,11 @@ public final class ApiKeys {
         return new Created(key, PREFIX + secret);
     }
 
+    /** The longest a key may live, or null for no limit ({@code apikeyMaxLifetime}). */
+    public Duration maxLifetime() {
+        return maxLifetime;
+    }
+
     public List<AccessStore.ApiKey> list(String owner) {
         return store.apiKeys(owner);
     }

@@ -128,6 +128,25 @@ public final class Authenticator {
                     .orElseThrow(() -> unauthorized("the owner of this API key no longer exists"));
             return new Identity(user, groups, Identity.Source.API_KEY, account, key.scopes());
         }
+        return password(user, password);
+    }
+
+    /**
+     * Who signs in on the login page: a password account (htpasswd or the directory), never an API key, which
+     * is for clients and cannot open a browser session. {@code UNAUTHORIZED} when the password is wrong.
+     */
+    public Identity signIn(String user, String password) {
+        if (config == null || (config.htpasswd() == null && config.ldap() == null)) {
+            throw unauthorized("this registry has no password sign-in");
+        }
+        if (user.isEmpty() || password.isEmpty() || password.startsWith(ApiKeys.PREFIX)) {
+            throw unauthorized("invalid username or password");
+        }
+        return password(user, password);
+    }
+
+    /** The account a username and password prove (cached briefly, bcrypt being slow on purpose). */
+    private Identity password(String user, String password) {
         String cacheKey = verdictKey(user, password);
         Identity cached = verdicts.getIfPresent(cacheKey);
         if (cached != null) {

@@ -7,14 +7,14 @@ import java.util.Base64;
 import java.util.HexFormat;
 
 /** Secrets: random tokens, their hashes for storage, and comparison that takes the same time whatever differs. */
-final class Tokens {
+public final class Tokens {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private Tokens() {
     }
 
     /** {@code bytes} random bytes, URL-safe base64 without padding. */
-    static String random(int bytes) {
+    public static String random(int bytes) {
         byte[] b = new byte[bytes];
         RANDOM.nextBytes(b);
         return Base64.getUrlEncoder().withoutPadding().encodeToString(b);

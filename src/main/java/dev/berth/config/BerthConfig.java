@@ -6,10 +6,14 @@ import java.time.Duration;
 import java.util.List;
 
 /** Berth's configuration, validated; read from a zot-format {@code config.json} or the built-in defaults. */
-public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, SyncConfig sync) {
+public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, SyncConfig sync, boolean ui) {
 
     public BerthConfig(Storage storage, Http http, Log log) {
-        this(storage, http, log, Metrics.DEFAULT, null);
+        this(storage, http, log, Metrics.DEFAULT, null, true);
+    }
+
+    public BerthConfig(Storage storage, Http http, Log log, Metrics metrics, SyncConfig sync) {
+        this(storage, http, log, metrics, sync, true);
     }
 
     /** {@code extensions.metrics}: Prometheus metrics, on by default at {@code /metrics}. */
@@ -108,19 +112,19 @@ public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, 
     }
 
     public BerthConfig withHttp(Http newHttp) {
-        return new BerthConfig(storage, newHttp, log, metrics, sync);
+        return new BerthConfig(storage, newHttp, log, metrics, sync, ui);
     }
 
     public BerthConfig withLog(Log newLog) {
-        return new BerthConfig(storage, http, newLog, metrics, sync);
+        return new BerthConfig(storage, http, newLog, metrics, sync, ui);
     }
 
     public BerthConfig withStorage(Storage newStorage) {
-        return new BerthConfig(newStorage, http, log, metrics, sync);
+        return new BerthConfig(newStorage, http, log, metrics, sync, ui);
     }
 
     public BerthConfig withSync(SyncConfig newSync) {
-        return new BerthConfig(storage, http, log, metrics, newSync);
+        return new BerthConfig(storage, http, log, metrics, newSync, ui);
     }
 
     public static BerthConfig defaults() {

@@ -85,12 +85,18 @@ public final class ConfigLoader {
         ConfigSection extensions = root.section("extensions");
         BerthConfig.Metrics metrics = BerthConfig.Metrics.DEFAULT;
         SyncConfig sync = null;
+        boolean ui = true;
         if (extensions != null) {
+            ConfigSection uiSection = extensions.section("ui");
+            if (uiSection != null) {
+                ui = !Boolean.FALSE.equals(uiSection.bool("enable"));
+                uiSection.finish();
+            }
             metrics = readMetrics(extensions.section("metrics"));
             sync = SyncConfigReader.read(extensions.section("sync"));
             storage = storage.withScrub(readScrub(extensions.section("scrub")));
             for (String key : extensions.keys()) {
-                if (!List.of("metrics", "sync", "scrub").contains(key.toLowerCase(Locale.ROOT))) {
+                if (!List.of("metrics", "sync", "scrub", "ui").contains(key.toLowerCase(Locale.ROOT))) {
                     extensions.notYet(key, "this extension is not supported yet; ignored", false);
                 }
             }
@@ -98,7 +104,7 @@ public final class ConfigLoader {
         root.notYet("scheduler", "ignored", false);
         root.notYet("cluster", "Berth nodes do not form a zot cluster; this section is ignored", false);
         root.finish();
-        return new BerthConfig(storage, http, log, metrics, sync);
+        return new BerthConfig(storage, http, log, metrics, sync, ui);
     }
 
     private static RetentionPolicy readRetentionPolicy(ConfigSection p) {

@@ -45,13 +45,13 @@ final class AuthHandler {
     private final Gate gate;
     private final Access access;
     private final URI externalUrl;
-    private final boolean tls;
+    private final Cookies cookies;
 
-    AuthHandler(Gate gate, URI externalUrl, boolean tls) {
+    AuthHandler(Gate gate, URI externalUrl, Cookies cookies) {
         this.gate = gate;
         this.access = gate.access();
         this.externalUrl = externalUrl;
-        this.tls = tls;
+        this.cookies = cookies;
     }
 
     void handle(Exchange ex) throws IOException {
@@ -287,17 +287,11 @@ final class AuthHandler {
     // --- helpers ---------------------------------------------------------------------------------------------
 
     private HttpCookie sessionCookie(String value, Duration maxAge) {
-        return HttpCookie.build(Gate.SESSION_COOKIE, value).path("/").httpOnly(true).secure(secureCookies())
-                .sameSite(HttpCookie.SameSite.LAX).maxAge(maxAge.toSeconds()).build();
+        return cookies.session(value, maxAge);
     }
 
-    /** Secure cookies behind TLS or an https external URL, unless {@code secureSession} says otherwise. */
     private boolean secureCookies() {
-        Boolean configured = access.config() == null ? null : access.config().secureSession();
-        if (configured != null) {
-            return configured;
-        }
-        return tls || (externalUrl != null && "https".equals(externalUrl.getScheme()));
+        return cookies.secure();
     }
 
     private URI redirectUri(Exchange ex, String provider) {
@@ -305,7 +299,7 @@ final class AuthHandler {
     }
 
     /** Where clients reach Berth: {@code http.externalUrl}, else what the request says. */
-    private URI origin(Exchange ex) {
+    URI origin(Exchange ex) {
         if (externalUrl != null) {
             String base = externalUrl.toString();
             return URI.create(base.endsWith("/") ? base : base + "/");
@@ -322,7 +316,7 @@ final class AuthHandler {
      * ({@code callbackAllowOrigins} or {@code externalUrl}); anything else becomes {@code /}, so the login
      * cannot be used to send people elsewhere.
      */
-    private String returnTo(String requested) {
+    String returnTo(String requested) {
         if (requested == null || requested.isBlank()) {
             return null;
         }

@@ -3,6 +3,7 @@ package dev.berth.http;
 import dev.berth.meta.ManifestRecord;
 import dev.berth.oci.ErrorCode;
 import dev.berth.oci.Reference;
+import dev.berth.oci.RegistryException;
 import dev.berth.proxy.PullThrough;
 import dev.berth.registry.Manifests;
 import dev.berth.registry.Pulls;
@@ -26,7 +27,17 @@ final class ManifestsHandler {
     }
 
     void handle(Exchange ex, String repository, String rawReference) throws Exception {
-        Reference reference = Reference.parse(rawReference);
+        Reference reference;
+        try {
+            reference = Reference.parse(rawReference);
+        } catch (RegistryException malformed) {
+            // A push learns what is wrong with its reference; a read of one that cannot exist is simply not
+            // found, the one failure the spec lists for GET and HEAD (and what the conformance suite expects).
+            if (ex.method().equals("PUT")) {
+                throw malformed;
+            }
+            throw RegistryException.of(ErrorCode.MANIFEST_UNKNOWN, 404, "manifest unknown: " + malformed.getMessage());
+        }
         switch (ex.method()) {
             case "GET" -> get(ex, repository, reference);
             case "HEAD" -> head(ex, repository, reference);

@@ -47,6 +47,8 @@ public final class Router extends Handler.Abstract {
     private final ListingsHandler listings;
     private final HealthHandler health;
     private final AuthHandler auth;
+    /** The web UI, or null when {@code extensions.ui.enable} is false. */
+    private final PagesHandler pages;
     private final MetricsHandler metrics;
     private final Metrics counters;
     private final Registry registry;
@@ -56,7 +58,7 @@ public final class Router extends Handler.Abstract {
 
     /** {@code metrics} is null when metrics are switched off. */
     public Router(Registry registry, PullThrough pullThrough, Access access, Health health, URI externalUrl, boolean tls,
-                  Audit audit, Metrics metrics, String metricsPath) {
+                  Audit audit, Metrics metrics, String metricsPath, boolean ui, java.time.Clock clock) {
         this.gate = new Gate(access);
         this.mirrors = pullThrough.mirrors();
         this.manifests = new ManifestsHandler(registry.manifests(), pullThrough, MemoryBudget.ofHeap(), gate,
@@ -65,7 +67,9 @@ public final class Router extends Handler.Abstract {
         this.uploads = new UploadsHandler(registry.uploads(), gate);
         this.listings = new ListingsHandler(registry.listings());
         this.health = new HealthHandler(health);
-        this.auth = new AuthHandler(gate, externalUrl, tls);
+        Cookies cookies = new Cookies(access, externalUrl, tls);
+        this.auth = new AuthHandler(gate, externalUrl, cookies);
+        this.pages = ui ? new PagesHandler(registry, mirrors, gate, auth, cookies, clock) : null;
         this.metrics = new MetricsHandler(metrics, gate, metricsPath);
         this.counters = metrics;
         this.registry = registry;
@@ -171,6 +175,8 @@ public final class Router extends Handler.Abstract {
             } else if (metrics.handles(path)) {
                 allow(ex, "GET");
                 metrics.handle(ex);
+            } else if (pages != null && pages.handles(path)) {
+                pages.handle(ex);
             } else {
                 throw notFound();
             }

@@ -21,6 +21,20 @@ public interface MetadataStore extends Closeable {
     /** The bytes each repository holds: the sizes of the blobs and manifests it links, by repository name. */
     java.util.Map<String, Long> repositorySizes();
 
+    /** A repository as people browse it: its tags, the bytes it holds and its latest push (null if none). */
+    record RepositorySummary(String name, int tags, long size, java.time.Instant lastPush) {
+    }
+
+    /** Every repository's summary, by name; {@code name} non-null: that repository's only. */
+    List<RepositorySummary> repositorySummaries(String name);
+
+    /** A tag as people browse it: the manifest it names and the bytes of the blobs that manifest lists. */
+    record TagSummary(String tag, ManifestRecord manifest, long blobBytes, java.time.Instant taggedAt) {
+    }
+
+    /** Tags after {@code after} (null: from the first) in name order, up to {@code limit}. */
+    List<TagSummary> tagSummaries(String repository, String after, int limit);
+
     /** The size of a blob the repository may serve, or empty. */
     OptionalLong linkedBlobSize(String repository, Digest digest);
 

@@ -68,6 +68,20 @@ public final class Listings {
         return page(found, limit);
     }
 
+    /** Every repository with its tag count, size and latest push, by name. */
+    public List<MetadataStore.RepositorySummary> summaries() {
+        return meta.repositorySummaries(null);
+    }
+
+    public java.util.Optional<MetadataStore.RepositorySummary> summary(String repository) {
+        return meta.repositorySummaries(repository).stream().findFirst();
+    }
+
+    /** Tags with what they name, after {@code after}, at most {@code limit}. */
+    public List<MetadataStore.TagSummary> tagSummaries(String repository, String after, int limit) {
+        return meta.tagSummaries(repository, after, Math.min(limit, MAX_PAGE));
+    }
+
     /** Manifests whose subject is {@code subject}; an unknown repository or subject simply has none. */
     public List<ManifestRecord> referrers(String repository, Digest subject, String artifactType) {
         return meta.referrers(repository, subject, artifactType);

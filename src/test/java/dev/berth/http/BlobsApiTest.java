@@ -109,18 +109,18 @@ class BlobsApiTest {
     }
 
     @Test
-    void refusesToDeleteABlobAManifestUses() {
+    void deletesABlobAManifestUsesAsTheSpecAllows() {
+        // The conformance suite deletes blobs before manifests in some orders; the spec allows 202, 404 or 405 only.
         String repo = TestBerth.newRepository("blobs");
         TestImages.Image image = TestImages.image(1, 100);
         client().push(repo, "v1", image);
         Digest layer = TestImages.sha256(image.blobs().get(0));
-        Response r = client().delete("/v2/" + repo + "/blobs/" + layer);
-        assertThat(r.status()).isEqualTo(409);
-        assertThat(r.errorCode()).isEqualTo("DENIED");
-        assertThat(r.json().path("errors").path(0).path("message").asText()).contains(image.digest().toString());
-        assertThat(client().get("/v2/" + repo + "/blobs/" + layer).status()).isEqualTo(200);
-        assertThat(client().delete("/v2/" + repo + "/manifests/" + image.digest()).status()).isEqualTo(202);
         assertThat(client().delete("/v2/" + repo + "/blobs/" + layer).status()).isEqualTo(202);
+        assertThat(client().head("/v2/" + repo + "/blobs/" + layer).status()).isEqualTo(404);
+        assertThat(client().get("/v2/" + repo + "/manifests/v1").status()).as("the manifest stays").isEqualTo(200);
+        Response own = client().delete("/v2/" + repo + "/blobs/" + image.digest());
+        assertThat(own.status()).as("a manifest's own bytes go by deleting the manifest").isEqualTo(409);
+        assertThat(client().delete("/v2/" + repo + "/manifests/" + image.digest()).status()).isEqualTo(202);
     }
 
     @Test

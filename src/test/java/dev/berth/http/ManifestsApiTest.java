@@ -120,7 +120,14 @@ class ManifestsApiTest {
         assertThat(r.errorCode()).isEqualTo("DIGEST_INVALID");
         assertThat(client().put(manifests(repo, "sha256:baddigeststring"), image.manifest(),
                 "Content-Type", MediaTypes.OCI_MANIFEST).status()).isEqualTo(400);
-        assertThat(client().get(manifests(repo, "sha256:baddigeststring")).status()).isEqualTo(400);
+        Response malformed = client().get(manifests(repo, "sha256:baddigeststring"));
+        assertThat(malformed.status()).as("the spec lists only 404 for a GET").isEqualTo(404);
+        assertThat(malformed.errorCode()).isEqualTo("MANIFEST_UNKNOWN");
+        for (String reference : List.of(".INVALID_MANIFEST_NAME", "-x", "sha256:zz")) {
+            assertThat(client().head(manifests(repo, reference)).status()).as(reference).isEqualTo(404);
+            assertThat(client().get(manifests(repo, reference)).errorCode()).as(reference).isEqualTo("MANIFEST_UNKNOWN");
+            assertThat(client().delete(manifests(repo, reference)).status()).as(reference).isEqualTo(404);
+        }
         assertThat(client().get(manifests(repo, image.digest())).status()).isEqualTo(404);
     }
 

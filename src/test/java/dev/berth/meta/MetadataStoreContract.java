@@ -67,6 +67,28 @@ public abstract class MetadataStoreContract {
     }
 
     @Test
+    void summarisesRepositoriesAndTagsForBrowsing() {
+        Digest m = pushImage("a/app", "img", List.of("v1", "v2", "v3"));
+        pushImage("b/lib", "lib", List.of());
+        List<MetadataStore.RepositorySummary> all = meta.repositorySummaries(null);
+        assertThat(all).extracting(MetadataStore.RepositorySummary::name).containsExactly("a/app", "b/lib");
+        MetadataStore.RepositorySummary app = all.get(0);
+        assertThat(app.tags()).isEqualTo(3);
+        assertThat(app.size()).as("config, layer and the manifest's own bytes, as repositorySizes counts them")
+                .isEqualTo(130).isEqualTo(meta.repositorySizes().get("a/app"));
+        assertThat(app.lastPush()).isNotNull();
+        assertThat(meta.repositorySummaries("b/lib")).singleElement().satisfies(r -> assertThat(r.tags()).isZero());
+        assertThat(meta.repositorySummaries("nope")).isEmpty();
+
+        List<MetadataStore.TagSummary> page = meta.tagSummaries("a/app", null, 2);
+        assertThat(page).extracting(MetadataStore.TagSummary::tag).containsExactly("v1", "v2");
+        assertThat(page.get(0).manifest().digest()).isEqualTo(m);
+        assertThat(page.get(0).blobBytes()).isEqualTo(30);
+        assertThat(meta.tagSummaries("a/app", "v2", 2)).extracting(MetadataStore.TagSummary::tag).containsExactly("v3");
+        assertThat(meta.tagSummaries("nope", null, 10)).isEmpty();
+    }
+
+    @Test
     void linksBlobsPerRepository() {
         Digest d = digest("a");
         assertThat(meta.repositoryExists("r1")).isFalse();
@@ -100,13 +122,12 @@ public abstract class MetadataStoreContract {
     }
 
     @Test
-    void refusesToUnlinkWhatAManifestNeeds() {
+    void unlinksALayerAManifestUsesButNotTheManifestsOwnBytes() {
         Digest m = pushImage("r", "img", List.of("v1"));
-        Removal layer = meta.unlinkBlob("r", digest("img-layer"));
-        assertThat(layer.result()).isEqualTo(Removal.Result.IN_USE);
-        assertThat(layer.blocker()).contains(m.toString());
         assertThat(meta.unlinkBlob("r", m).result()).isEqualTo(Removal.Result.IN_USE);
-        assertThat(meta.linkedBlobSize("r", digest("img-layer"))).hasValue(20);
+        assertThat(meta.unlinkBlob("r", digest("img-layer")).result()).isEqualTo(Removal.Result.REMOVED);
+        assertThat(meta.linkedBlobSize("r", digest("img-layer"))).isEmpty();
+        assertThat(meta.taggedManifest("r", "v1")).as("the manifest stays").isPresent();
     }
 
     @Test
