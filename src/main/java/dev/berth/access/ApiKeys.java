@@ -18,6 +18,8 @@ import java.util.UUID;
 public final class ApiKeys {
     public static final String PREFIX = "zak_";
     /** lastUsed is recorded at most this often per key, so that a busy CI job does not write on every request. */
+    /** Dates beyond this are mistakes (and beyond what the database's millisecond times can hold). */
+    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
     private static final Duration TOUCH_EVERY = Duration.ofMinutes(1);
 
     private final AccessStore store;
@@ -42,6 +44,9 @@ public final class ApiKeys {
         }
         if (expiresAt != null && !expiresAt.isAfter(now)) {
             throw invalid("expirationDate must be in the future");
+        }
+        if (expiresAt != null && expiresAt.isAfter(LATEST)) {
+            throw invalid("expirationDate is too far in the future (9999-12-31 at the latest)");
         }
         if (maxLifetime != null) {
             Instant latest = now.plus(maxLifetime);

@@ -84,8 +84,15 @@ public final class Authenticator {
             Optional<AccessStore.Session> session = sessions.find(credentials.sessionToken());
             if (session.isPresent()) {
                 AccessStore.Session s = session.get();
-                return new Identity(s.username(), s.groups(), Identity.Source.SESSION, Identity.Account.valueOf(s.account()),
-                        List.of());
+                Identity.Account account = Identity.Account.valueOf(s.account());
+                // The account as it is now: a user removed from htpasswd or the directory is signed out at once, and
+                // group changes count from the next request, as for API keys.
+                Optional<Set<String>> groups = ownerGroups(s.username(), account);
+                if (groups.isEmpty()) {
+                    sessions.close(credentials.sessionToken());
+                    return Identity.ANONYMOUS;
+                }
+                return new Identity(s.username(), groups.get(), Identity.Source.SESSION, account, List.of());
             }
         }
         if (config.mtls() != null && credentials.clientCertificates() != null && credentials.clientCertificates().length > 0) {

@@ -40,7 +40,6 @@ final class AuthHandler {
     /** Two values for one key (two "scopes") must not leave the choice to the parser. */
     private static final com.fasterxml.jackson.databind.ObjectMapper STRICT_JSON = com.fasterxml.jackson.databind.json.JsonMapper
             .builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
-    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
 
     private final Gate gate;
     private final Access access;
@@ -133,6 +132,12 @@ final class AuthHandler {
             }
         }
         if (token != null) {
+            // Like every use of a browser session on these endpoints: zot's UI header, which another site's form
+            // cannot send, so that no page elsewhere can sign people out.
+            if (!"zot-ui".equals(ex.header(Gate.UI_CLIENT_HEADER)) || "cross-site".equals(ex.header("Sec-Fetch-Site"))) {
+                throw RegistryException.of(ErrorCode.DENIED, 403, "signing out needs the header "
+                        + Gate.UI_CLIENT_HEADER + ": zot-ui (or the sign-out button of Berth's pages)");
+            }
             access.sessions().find(token).ifPresent(session -> {
                 if (session.provider() != null) {
                     access.oidc().endSessionUrl(session.provider(), origin(ex).resolve("/login"))
@@ -225,9 +230,6 @@ final class AuthHandler {
         if (date != null && !date.isNull() && !(date.isTextual() && date.textValue().isEmpty())) {
             try {
                 expires = OffsetDateTime.parse(date.asText()).toInstant();
-                if (expires.isAfter(LATEST)) {
-                    throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "expirationDate is too far in the future");
-                }
             } catch (java.time.DateTimeException | ArithmeticException e) {
                 throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "expirationDate must be an RFC 3339 time, e.g."
                         + " 2027-03-01T00:00:00Z");
@@ -327,9 +329,9 @@ final class AuthHandler {
         } catch (java.net.URISyntaxException e) {
             return "/";
         }
-        String path = uri.getRawPath();
-        if (uri.getScheme() == null && uri.getRawAuthority() == null && path != null && path.startsWith("/")
-                && !path.startsWith("//") && !path.startsWith("/\\")) {
+        // The raw text is what the browser will follow: "///host" parses as a path but leads to another site.
+        if (uri.getScheme() == null && uri.getRawAuthority() == null && requested.startsWith("/")
+                && !requested.startsWith("//") && !requested.startsWith("/\\")) {
             return requested;
         }
         if (uri.getScheme() == null || uri.getRawAuthority() == null

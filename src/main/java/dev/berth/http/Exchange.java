@@ -250,6 +250,8 @@ final class Exchange {
             response.getHeaders().put(HttpHeader.CONNECTION, "close");
         }
         Router.addApiVersion(this);
+        // Messages may quote what was sent: never let a browser read them as anything but JSON.
+        response.getHeaders().put("X-Content-Type-Options", "nosniff");
         e.headers().forEach(response.getHeaders()::put);
         sendJson(e.status(), errorBody(e.code().name(), e.getMessage()));
     }

@@ -53,8 +53,12 @@ import org.eclipse.jetty.util.Fields;
  */
 final class PagesHandler {
     private static final String LOGIN_COOKIE = "berth_login";
+    private static final int LOGIN_TOKEN_BYTES = 24;
+    /** The length of the sign-in form's token as sent (base64 of its bytes): anything shorter was not made here. */
+    private static final int LOGIN_TOKEN_LENGTH = LOGIN_TOKEN_BYTES * 4 / 3;
     private static final String STATIC = "/static/";
     private static final int TAGS_PER_PAGE = 100;
+    private static final int PLATFORMS_SHOWN = 12;
     private static final int REPOSITORIES_SHOWN = 500;
     /** Image configs are small; a "config" beyond this is not shown (it is still served to clients as it is). */
     private static final int MAX_CONFIG = 1024 * 1024;
@@ -72,6 +76,8 @@ final class PagesHandler {
     private final Cookies cookies;
     private final Clock clock;
     private final Pages pages = new Pages();
+    private final com.github.benmanes.caffeine.cache.Cache<Digest, List<String>> platforms =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(10_000).build();
 
     PagesHandler(Registry registry, Mirrors mirrors, Gate gate, AuthHandler auth, Cookies cookies, Clock clock) {
         this.registry = registry;
@@ -142,7 +148,8 @@ final class PagesHandler {
         Identity who = access.authenticator().identify(new Credentials(List.of(), session == null ? null : token, true,
                 seen.clientCertificates()));
         ex.identity(who);
-        return new Visitor(who, session);
+        // A session whose account is gone proves nothing (the authenticator has closed it).
+        return new Visitor(who, who.source() == Identity.Source.SESSION ? session : null);
     }
 
     // --- browsing --------------------------------------------------------------------------------------------
@@ -210,7 +217,7 @@ final class PagesHandler {
             List<String> platforms = List.of();
             long size = m.size() + t.blobBytes();
             if (MediaTypes.isIndex(m.mediaType())) {
-                platforms = ImageDetails.platforms(ImageDetails.read(bytes(repository, m.digest())));
+                platforms = platformsOf(repository, m.digest());
                 size = -1;
             }
             rows.add(new Views.TagRow(t.tag(), m.digest().toString(), dev.berth.ui.Format.kind(kindOf(m)), platforms, size,
@@ -258,6 +265,11 @@ final class PagesHandler {
                         ImageDetails.layers(json), ImageDetails.children(json), referrers, pull, upstream(repository)));
     }
 
+    /** An index's platforms, read once per digest (its bytes never change): a page of index tags stays cheap. */
+    private List<String> platformsOf(String repository, Digest index) {
+        return platforms.get(index, d -> ImageDetails.platforms(ImageDetails.read(bytes(repository, d)), PLATFORMS_SHOWN));
+    }
+
     private byte[] bytes(String repository, Digest digest) {
         try {
             return registry.manifests().get(repository, Reference.of(digest)).content();
@@ -303,7 +315,7 @@ final class PagesHandler {
         Fields form = form(ex);
         next = localPath(form.getValue("next"));
         String expected = Cookies.read(ex.request(), LOGIN_COOKIE);
-        if (expected == null || !same(expected, form.getValue("csrf"))) {
+        if (expected == null || expected.length() < LOGIN_TOKEN_LENGTH || !same(expected, form.getValue("csrf"))) {
             loginPage(ex, visitor, 403, next, "The sign-in form had expired; please try again.", "");
             return;
         }
@@ -332,7 +344,7 @@ final class PagesHandler {
                     "/zot/auth/login?provider=" + encode(key) + "&callback_ui=" + encode(next))));
             passwords = config.htpasswd() != null || config.ldap() != null;
         }
-        String token = dev.berth.access.Tokens.random(24);
+        String token = dev.berth.access.Tokens.random(LOGIN_TOKEN_BYTES);
         Response.addCookie(ex.response(), cookies.strict(LOGIN_COOKIE, token, "/login", Duration.ofHours(1)));
         boolean guests = !access.enabled() || access.policy().anonymousReadable();
         render(ex, status, "login", chrome(visitor, "Sign in", "login"),
@@ -465,7 +477,10 @@ final class PagesHandler {
 
     /** Forms posted from another site are refused whatever they carry; Berth's own carry the session's token. */
     private Fields form(Exchange ex) {
-        if ("cross-site".equals(ex.header("Sec-Fetch-Site"))) {
+        // Berth's own forms are same-origin; a sibling subdomain ("same-site") is another site here, since it could
+        // have planted the cookies a form is checked against.
+        String site = ex.header("Sec-Fetch-Site");
+        if (site != null && !site.equals("same-origin") && !site.equals("none")) {
             throw RegistryException.of(ErrorCode.DENIED, 403, "Forms from other sites are not accepted.");
         }
         String type = ex.header("Content-Type");

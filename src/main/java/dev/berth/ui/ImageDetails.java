@@ -42,14 +42,23 @@ public final class ImageDetails {
     }
 
     /** The platforms an index lists, as {@code os/architecture[/variant]}, in its order. */
-    public static List<String> platforms(JsonNode index) {
-        List<String> found = new ArrayList<>();
-        for (Views.Child child : children(index)) {
-            if (!child.platform().isEmpty() && !found.contains(child.platform())) {
-                found.add(child.platform());
+    /**
+     * The distinct platforms of an index, at most {@code max} of them, then "and N more": a tag row stays a row
+     * however many entries a hostile index has.
+     */
+    public static List<String> platforms(JsonNode index, int max) {
+        java.util.Set<String> found = new java.util.LinkedHashSet<>();
+        for (JsonNode m : index.path("manifests")) {
+            String platform = platform(m.path("platform"));
+            if (!platform.isEmpty()) {
+                found.add(platform);
             }
         }
-        return found;
+        List<String> shown = new ArrayList<>(found.stream().limit(max).toList());
+        if (found.size() > max) {
+            shown.add("and " + (found.size() - max) + " more");
+        }
+        return shown;
     }
 
     public static List<Views.Child> children(JsonNode index) {
@@ -128,7 +137,8 @@ public final class ImageDetails {
             return "";
         }
         String variant = p.path("variant").asText("");
-        return cut(os + "/" + arch + (variant.isEmpty() ? "" : "/" + variant));
+        String platform = os + "/" + arch + (variant.isEmpty() ? "" : "/" + variant);
+        return platform.length() > MAX_PLATFORM ? platform.substring(0, MAX_PLATFORM) + "…" : platform;
     }
 
     private static List<String> strings(JsonNode array) {
@@ -143,6 +153,9 @@ public final class ImageDetails {
         String s = node.isTextual() ? node.textValue() : null;
         return s == null || s.isEmpty() ? null : cut(s);
     }
+
+    /** Real platforms are short ("linux/arm64/v8"); in a list of them, longer ones are cut. */
+    private static final int MAX_PLATFORM = 40;
 
     private static String cut(String s) {
         return s.length() > MAX_TEXT ? s.substring(0, MAX_TEXT) + "…" : s;

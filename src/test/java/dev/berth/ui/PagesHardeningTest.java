@@ -1,0 +1,227 @@
+package dev.berth.ui;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import at.favre.lib.crypto.bcrypt.BCrypt;
+import dev.berth.config.AccessControlConfig;
+import dev.berth.config.AccessControlConfig.Grant;
+import dev.berth.config.AccessControlConfig.RepositoryPolicy;
+import dev.berth.config.AuthConfig;
+import dev.berth.oci.MediaTypes;
+import dev.berth.testing.RegistryClient;
+import dev.berth.testing.TestBerth;
+import dev.berth.testing.TestImages;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.CookieManager;
+import java.net.CookiePolicy;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The pages against what an adversarial review tried: each test pins a fault that was found and fixed. */
+class PagesHardeningTest {
+    private static final Set<String> ALL = Set.of("read", "create", "update", "delete");
+    private static final Pattern CSRF = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"");
+    private static final Path HTPASSWD = htpasswd(List.of("root", "alice", "leaver"));
+
+    @RegisterExtension
+    static final TestBerth BERTH = new TestBerth(c -> {
+        AuthConfig auth = new AuthConfig(HTPASSWD, null, true, Map.of(), List.of(), Duration.ZERO, null, null, null,
+                AuthConfig.DEFAULT_SESSION_TTL);
+        AccessControlConfig accessControl = new AccessControlConfig(Map.of(
+                "**", new RepositoryPolicy(List.of(), Set.of("read", "create"), Set.of("read")),
+                "secret/**", new RepositoryPolicy(List.of(new Grant(Set.of("leaver"), Set.of(), Set.of("read"))),
+                        Set.of(), Set.of())),
+                new Grant(Set.of("root"), Set.of(), ALL), Map.of(), null);
+        return c.withHttp(c.http().withAccess(auth, accessControl));
+    });
+
+    private static int writes;
+    private HttpClient browser;
+
+    private static Path htpasswd(List<String> users) {
+        try {
+            Path file = Files.createTempFile("berth-hardening", ".htpasswd");
+            file.toFile().deleteOnExit();
+            writeUsers(file, users);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void writeUsers(Path file, List<String> users) throws IOException {
+        StringBuilder text = new StringBuilder();
+        for (String user : users) {
+            text.append(user).append(':').append(BCrypt.withDefaults().hashToString(4, (user + "-pw").toCharArray()))
+                    .append('\n');
+        }
+        Files.writeString(file, text);
+        // A later modification time than before, however quickly the file is rewritten.
+        Files.setLastModifiedTime(file, FileTime.from(Instant.now().plusSeconds(++writes)));
+    }
+
+    @BeforeEach
+    void freshBrowser() {
+        browser = HttpClient.newBuilder().cookieHandler(new CookieManager(null, CookiePolicy.ACCEPT_ALL))
+                .followRedirects(HttpClient.Redirect.NEVER).build();
+    }
+
+    private HttpResponse<String> get(String path, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(BERTH.uri().resolve(path));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return browser.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> post(String path, Map<String, String> form, String... headers) throws Exception {
+        String body = form.entrySet().stream().map(e -> URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8) + "="
+                + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8)).collect(Collectors.joining("&"));
+        HttpRequest.Builder b = HttpRequest.newBuilder(BERTH.uri().resolve(path))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return browser.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String csrf(HttpResponse<String> page) {
+        Matcher m = CSRF.matcher(page.body());
+        assertThat(m.find()).as("a form with a token in %s", page.body()).isTrue();
+        return m.group(1);
+    }
+
+    private void signIn(String user) throws Exception {
+        HttpResponse<String> done = post("/login", Map.of("csrf", csrf(get("/login")), "username", user,
+                "password", user + "-pw"));
+        assertThat(done.statusCode()).as(done.body()).isEqualTo(303);
+    }
+
+    @Test
+    void anIndexWithThousandsOfPlatformsStaysOneShortRow() throws Exception {
+        RegistryClient root = BERTH.client().as("root", "root-pw");
+        TestImages.Image child = TestImages.image(1, 50);
+        root.push("team/wide", child.digest().toString(), child);
+        List<TestImages.Image> children = new ArrayList<>(Collections.nCopies(3000, child));
+        List<String> architectures = new ArrayList<>();
+        for (int i = 0; i < 3000; i++) {
+            architectures.add("arch" + i + "-" + "x".repeat(300));
+        }
+        TestImages.Image index = TestImages.index(MediaTypes.OCI_INDEX, children, architectures);
+        for (int i = 0; i < 20; i++) {
+            root.pushManifest("team/wide", "t" + i, index.mediaType(), index.manifest());
+        }
+        HttpResponse<String> page = get("/image/team/wide");
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.body()).contains("and 2988 more").doesNotContain("arch12-").doesNotContain("x".repeat(60));
+        assertThat(page.body().length()).as("20 rows of index tags").isLessThan(200_000);
+        HttpResponse<String> manifest = get("/image/team/wide?tag=t0");
+        assertThat(manifest.statusCode()).isEqualTo(200);
+        // The manifest's own JSON is shown as it is (at most 4 MiB); its platforms table is cut short.
+        assertThat(manifest.body().length()).isLessThan(2 * index.manifest().length);
+    }
+
+    @Test
+    void noWayBackLeadsToAnotherSite() throws Exception {
+        signIn("alice");
+        for (String next : List.of("///evil.example.com", "////evil.example.com/x", "/\\evil.example.com",
+                "//evil.example.com", "https://evil.example.com/")) {
+            HttpResponse<String> r = get("/login?next=" + URLEncoder.encode(next, StandardCharsets.UTF_8));
+            assertThat(r.statusCode()).isEqualTo(303);
+            assertThat(r.headers().firstValue("Location")).as(next).hasValue("/explore");
+        }
+        assertThat(get("/login?next=%2Fimage%2Fteam%2Fwide").headers().firstValue("Location")).hasValue("/image/team/wide");
+    }
+
+    @Test
+    void aSessionEndsWhenItsAccountIsRemoved() throws Exception {
+        BERTH.client().as("root", "root-pw").push("secret/app", "prod", TestImages.image(1, 10));
+        signIn("leaver");
+        assertThat(get("/image/secret/app").statusCode()).isEqualTo(200);
+        assertThat(get("/v2/secret/app/tags/list", "X-ZOT-API-CLIENT", "zot-ui").statusCode()).isEqualTo(200);
+        try {
+            writeUsers(HTPASSWD, List.of("root", "alice"));
+            Thread.sleep(1_100); // the file is looked at once a second
+            HttpResponse<String> api = get("/v2/secret/app/tags/list", "X-ZOT-API-CLIENT", "zot-ui");
+            assertThat(api.statusCode()).as("the session no longer proves anyone").isEqualTo(401);
+            HttpResponse<String> page = get("/image/secret/app");
+            assertThat(page.statusCode()).as("a guest is sent to sign in").isEqualTo(303);
+            assertThat(page.headers().firstValue("Location").orElseThrow()).startsWith("/login");
+        } finally {
+            writeUsers(HTPASSWD, List.of("root", "alice", "leaver"));
+            Thread.sleep(1_100);
+        }
+        assertThat(get("/image/secret/app").statusCode()).as("the session was closed, not just ignored").isEqualTo(303);
+    }
+
+    @Test
+    void aKeyExpiringBeyondAnyDateIsRefusedNotAFault() throws Exception {
+        signIn("alice");
+        String token = csrf(get("/user/apikey"));
+        for (String date : List.of("+999999999-12-31", "+10000-01-01")) {
+            HttpResponse<String> r = post("/user/apikey", Map.of("csrf", token, "action", "create", "label", "far",
+                    "expires", date));
+            assertThat(r.statusCode()).as(date).isEqualTo(400);
+            assertThat(r.body()).contains("too far in the future");
+        }
+        assertThat(BERTH.client().as("alice", "alice-pw").get("/zot/auth/apikey").json().path("apiKeys").size()).isZero();
+    }
+
+    @Test
+    void anotherSiteCannotSignPeopleOut() throws Exception {
+        signIn("alice");
+        HttpResponse<String> forged = post("/zot/auth/logout", Map.of(), "Sec-Fetch-Site", "cross-site");
+        assertThat(forged.statusCode()).isEqualTo(403);
+        HttpResponse<String> noHeader = post("/zot/auth/logout", Map.of());
+        assertThat(noHeader.statusCode()).isEqualTo(403);
+        assertThat(get("/user/apikey").statusCode()).as("still signed in").isEqualTo(200);
+        HttpResponse<String> ui = post("/zot/auth/logout", Map.of(), "X-ZOT-API-CLIENT", "zot-ui");
+        assertThat(ui.statusCode()).isEqualTo(200);
+        assertThat(get("/user/apikey").statusCode()).isEqualTo(303);
+    }
+
+    @Test
+    void theSignInFormTakesOnlyItsOwnToken() throws Exception {
+        HttpRequest planted = HttpRequest.newBuilder(BERTH.uri().resolve("/login"))
+                .header("Content-Type", "application/x-www-form-urlencoded").header("Cookie", "berth_login=")
+                .POST(HttpRequest.BodyPublishers.ofString("csrf=&username=alice&password=alice-pw")).build();
+        HttpResponse<String> empty = browser.send(planted, HttpResponse.BodyHandlers.ofString());
+        assertThat(empty.statusCode()).isEqualTo(403);
+        assertThat(empty.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("session=") && !c.startsWith("session=;"));
+
+        HttpResponse<String> sibling = post("/login", Map.of("csrf", csrf(get("/login")), "username", "alice",
+                "password", "alice-pw"), "Sec-Fetch-Site", "same-site");
+        assertThat(sibling.statusCode()).as("a sibling subdomain's form").isEqualTo(403);
+        HttpResponse<String> own = post("/login", Map.of("csrf", csrf(get("/login")), "username", "alice",
+                "password", "alice-pw"), "Sec-Fetch-Site", "same-origin");
+        assertThat(own.statusCode()).isEqualTo(303);
+    }
+
+    @Test
+    void errorsThatQuoteTheRequestAreNeverSniffed() throws Exception {
+        HttpResponse<String> r = get("/zot/auth/login?provider=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+        assertThat(r.statusCode()).isGreaterThanOrEqualTo(400);
+        assertThat(r.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
+    }
+}
