@@ -230,7 +230,7 @@ public final class Berth implements AutoCloseable {
             methods.append(" api-keys");
         }
         methods.append(config.http().accessControl() == null ? "; no access control: signed-in users may do everything"
-                : "; access control on " + config.http().accessControl().repositories().size() + " repository patterns");
+                : "; access control on " + plural(config.http().accessControl().repositories().size(), "repository pattern"));
         return methods.toString();
     }
 
@@ -286,5 +286,9 @@ public final class Berth implements AutoCloseable {
     public static String version() {
         String v = Berth.class.getPackage().getImplementationVersion();
         return v == null ? "dev" : v;
+    }
+
+    private static String plural(int n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 }

@@ -13,7 +13,7 @@ import org.eclipse.jetty.io.RetainableByteBuffer;
 
 /** {@code /v2/<name>/blobs/<digest>}: GET (with a single Range), HEAD and DELETE. */
 final class BlobsHandler {
-    private static final int CHUNK = 256 * 1024;
+    static final int CHUNK = 256 * 1024;
 
     private final Blobs blobs;
     private final PullThrough reads;

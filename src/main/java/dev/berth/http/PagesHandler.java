@@ -76,6 +76,10 @@ final class PagesHandler {
     private final Cookies cookies;
     private final Clock clock;
     private final Pages pages = new Pages();
+    /** Generate forms already sent, by user and form: a reload must not make a second key. */
+    private final com.github.benmanes.caffeine.cache.Cache<String, Boolean> usedForms =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().expireAfterWrite(Duration.ofDays(1))
+                    .maximumSize(100_000).build();
     private final com.github.benmanes.caffeine.cache.Cache<Digest, List<String>> platforms =
             com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(10_000).build();
 
@@ -130,6 +134,17 @@ final class PagesHandler {
         }
     }
 
+    /** A browser's request for a path that is neither a page nor the registry API: a page that says so. */
+    boolean wantsPage(Exchange ex) {
+        String accept = ex.header("Accept");
+        return !ex.path().startsWith("/v2/") && !ex.path().equals("/v2") && accept != null && accept.contains("text/html");
+    }
+
+    void notFoundPage(Exchange ex) {
+        Visitor visitor = visitor(ex);
+        problem(ex, visitor, 404, "Not found", "There is no page at " + ex.path() + ".");
+    }
+
     /** Who is looking, and the session that proves it (null for nobody). */
     private record Visitor(Identity identity, AccessStore.Session session) {
         boolean signedIn() {
@@ -181,6 +196,13 @@ final class PagesHandler {
     }
 
     private void image(Exchange ex, Visitor visitor, String name) {
+        if (name.endsWith("/")) {
+            name = name.substring(0, name.length() - 1);
+        }
+        if (name.isEmpty()) {
+            redirect(ex, "/explore");
+            return;
+        }
         String repository;
         try {
             repository = Names.requireRepository(name);
@@ -189,7 +211,7 @@ final class PagesHandler {
         }
         if (!gate.may(visitor.identity(), repository, Action.READ)) {
             if (!visitor.signedIn() && signInPossible()) {
-                redirect(ex, "/login?next=" + encode("/image/" + repository));
+                redirect(ex, "/login?next=" + encode(ex.request().getHttpURI().getPathQuery()));
                 return;
             }
             // The same answer as for a repository that does not exist: names are not for guessing.
@@ -402,6 +424,18 @@ final class PagesHandler {
                 switch (action) {
                     case "create" -> {
                         String label = trimmed(form.getValue("label"), 255);
+                        if (label.isEmpty()) {
+                            throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "Give the key a label, such as ci-main.");
+                        }
+                        String once = form.getValue("once");
+                        if (once == null || once.isBlank()) {
+                            throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "This form is out of date; reload the page.");
+                        }
+                        if (usedForms.asMap().putIfAbsent(visitor.identity().name() + " " + once, Boolean.TRUE) != null) {
+                            // A reload posting the form again: the key it made is listed below, its secret shown once.
+                            throw RegistryException.of(ErrorCode.UNSUPPORTED, 409, "This form has been sent already; the"
+                                    + " key it generated is in the list below. Generate another one if you need it.");
+                        }
                         List<String> scopes = new ArrayList<>();
                         for (String line : String.valueOf(form.getValue("scopes") == null ? "" : form.getValue("scopes"))
                                 .split("[\\r\\n, ]+")) {
@@ -423,8 +457,9 @@ final class PagesHandler {
                 if (e.status() >= 500) {
                     throw e;
                 }
-                status = 400;
-                error = e.getMessage();
+                status = e.status() == 409 ? 409 : 400;
+                // The API's messages name its JSON fields; this form calls the date "Expires".
+                error = e.getMessage().replace("expirationDate", "the expiry date");
             }
             if (secret == null && error == null) {
                 // After a revoke, a fresh GET: reloading the page must not post the form again.
@@ -446,7 +481,8 @@ final class PagesHandler {
         }
         render(ex, status, "apikeys", chrome(visitor, "API keys", "apikey"),
                 new Views.ApiKeys(owner, rows, secret, secretLabel, error, suggested.toString(),
-                        latest == null ? null : latest.toString(), today.plusDays(1).toString()));
+                        latest == null ? null : latest.toString(), today.plusDays(1).toString(),
+                        dev.berth.access.Tokens.random(16)));
     }
 
     /** A date from the form: the key expires as that day begins (UTC); empty means never (where allowed). */
@@ -480,7 +516,9 @@ final class PagesHandler {
         // Berth's own forms are same-origin; a sibling subdomain ("same-site") is another site here, since it could
         // have planted the cookies a form is checked against.
         String site = ex.header("Sec-Fetch-Site");
-        if (site != null && !site.equals("same-origin") && !site.equals("none")) {
+        String origin = ex.header("Origin");
+        if ((site != null && !site.equals("same-origin") && !site.equals("none"))
+                || (origin != null && !isOwnOrigin(ex, origin))) {
             throw RegistryException.of(ErrorCode.DENIED, 403, "Forms from other sites are not accepted.");
         }
         String type = ex.header("Content-Type");
@@ -492,6 +530,18 @@ final class PagesHandler {
         } catch (RuntimeException e) {
             throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "The form could not be read.");
         }
+    }
+
+    /** Whether a browser's Origin is where this page was served from: the request's own, or the external URL's. */
+    private boolean isOwnOrigin(Exchange ex, String origin) {
+        org.eclipse.jetty.http.HttpURI uri = ex.request().getHttpURI();
+        int port = uri.getPort();
+        boolean defaultPort = port < 0 || ("http".equals(uri.getScheme()) && port == 80)
+                || ("https".equals(uri.getScheme()) && port == 443);
+        String own = uri.getScheme() + "://" + uri.getHost() + (defaultPort ? "" : ":" + port);
+        URI external = auth.origin(ex);
+        String configured = external.getScheme() + "://" + external.getRawAuthority();
+        return origin.equalsIgnoreCase(own) || origin.equalsIgnoreCase(configured);
     }
 
     private static void requireToken(Visitor visitor, Fields form) {

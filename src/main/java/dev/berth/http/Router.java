@@ -177,6 +177,8 @@ public final class Router extends Handler.Abstract {
                 metrics.handle(ex);
             } else if (pages != null && pages.handles(path)) {
                 pages.handle(ex);
+            } else if (pages != null && pages.wantsPage(ex)) {
+                pages.notFoundPage(ex);
             } else {
                 throw notFound();
             }

@@ -76,8 +76,9 @@ public final class Views {
     public record Manifest(String repository, String reference, String digest, String mediaType, long size,
                            String artifactType, String json, ImageConfig config, Layer configBlob, List<Layer> layers,
                            List<Child> children, List<Referrer> referrers, String pull, String upstream) {
+        /** The bytes a pull of this image moves: the manifest, its config and its layers (as the tag list counts). */
         public long total() {
-            long sum = configBlob == null ? 0 : configBlob.size();
+            long sum = size + (configBlob == null ? 0 : configBlob.size());
             for (Layer layer : layers) {
                 sum += layer.size();
             }
@@ -90,8 +91,9 @@ public final class Views {
     }
 
     /** The API keys page; {@code secret} is the key just generated, shown this once. */
+    /** {@code once} names the generate form as rendered, so that a reload posting it again makes no second key. */
     public record ApiKeys(String user, List<ApiKeyRow> keys, String secret, String secretLabel, String error,
-                          String defaultExpiry, String maxExpiry, String minExpiry) {
+                          String defaultExpiry, String maxExpiry, String minExpiry, String once) {
     }
 
     public record Problem(int status, String title, String message) {

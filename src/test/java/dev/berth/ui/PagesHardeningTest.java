@@ -181,7 +181,7 @@ class PagesHardeningTest {
         String token = csrf(get("/user/apikey"));
         for (String date : List.of("+999999999-12-31", "+10000-01-01")) {
             HttpResponse<String> r = post("/user/apikey", Map.of("csrf", token, "action", "create", "label", "far",
-                    "expires", date));
+                    "expires", date, "once", date));
             assertThat(r.statusCode()).as(date).isEqualTo(400);
             assertThat(r.body()).contains("too far in the future");
         }
@@ -223,5 +223,72 @@ class PagesHardeningTest {
         HttpResponse<String> r = get("/zot/auth/login?provider=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
         assertThat(r.statusCode()).isGreaterThanOrEqualTo(400);
         assertThat(r.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
+    }
+
+    private static String once(HttpResponse<String> page) {
+        Matcher m = Pattern.compile("name=\"once\" value=\"([^\"]+)\"").matcher(page.body());
+        assertThat(m.find()).as("the generate form in %s", page.body()).isTrue();
+        return m.group(1);
+    }
+
+    // --- from a new user's trial --------------------------------------------------------------------------------
+
+    @Test
+    void reloadingAfterGeneratingAKeyMakesNoSecondOne() throws Exception {
+        signIn("alice");
+        HttpResponse<String> page = get("/user/apikey");
+        Map<String, String> form = Map.of("csrf", csrf(page), "once", once(page), "action", "create", "label", "ci");
+        assertThat(post("/user/apikey", form).statusCode()).isEqualTo(201);
+        HttpResponse<String> again = post("/user/apikey", form);
+        assertThat(again.statusCode()).isEqualTo(409);
+        assertThat(again.body()).contains("sent already").doesNotContainPattern("zak_[0-9a-f]{32}");
+        assertThat(BERTH.client().as("alice", "alice-pw").get("/zot/auth/apikey").json().path("apiKeys").size()).isEqualTo(1);
+
+        HttpResponse<String> unlabelled = post("/user/apikey", Map.of("csrf", csrf(again), "once", once(again),
+                "action", "create", "label", " "));
+        assertThat(unlabelled.statusCode()).isEqualTo(400);
+        assertThat(unlabelled.body()).contains("Give the key a label");
+        HttpResponse<String> past = post("/user/apikey", Map.of("csrf", csrf(again), "once", "past",
+                "action", "create", "label", "old", "expires", "2001-01-01"));
+        assertThat(past.body()).as("the form's words, not the API's").contains("the expiry date must be in the future");
+        assertThat(post("/user/apikey", Map.of("action", "revoke-all", "csrf", csrf(again))).statusCode()).isEqualTo(303);
+    }
+
+    @Test
+    void aFormFromAnotherOriginIsRefusedEvenWithItsToken() throws Exception {
+        signIn("alice");
+        HttpResponse<String> page = get("/user/apikey");
+        Map<String, String> form = Map.of("csrf", csrf(page), "once", once(page), "action", "create", "label", "x");
+        assertThat(post("/user/apikey", form, "Origin", "https://evil.example").statusCode()).isEqualTo(403);
+        assertThat(post("/user/apikey", form, "Origin", "null").statusCode()).isEqualTo(403);
+        String own = "http://" + BERTH.hostPort();
+        assertThat(post("/user/apikey", form, "Origin", own).statusCode()).isEqualTo(201);
+        assertThat(post("/user/apikey", Map.of("action", "revoke-all", "csrf", csrf(page))).statusCode()).isEqualTo(303);
+    }
+
+    @Test
+    void signingInLeadsBackToTheVeryPageAskedFor() throws Exception {
+        BERTH.client().as("root", "root-pw").push("secret/app", "prod", TestImages.image(1, 10));
+        HttpResponse<String> asked = get("/image/secret/app?tag=prod");
+        assertThat(asked.statusCode()).isEqualTo(303);
+        String location = asked.headers().firstValue("Location").orElseThrow();
+        assertThat(java.net.URLDecoder.decode(location, StandardCharsets.UTF_8)).isEqualTo("/login?next=/image/secret/app?tag=prod");
+        HttpResponse<String> login = get(location);
+        HttpResponse<String> done = post("/login", Map.of("csrf", csrf(login), "username", "leaver",
+                "password", "leaver-pw", "next", "/image/secret/app?tag=prod"));
+        assertThat(done.headers().firstValue("Location")).hasValue("/image/secret/app?tag=prod");
+    }
+
+    @Test
+    void browsersGetPagesWhereThereIsNothing() throws Exception {
+        HttpResponse<String> page = get("/favicon.ico", "Accept", "text/html,*/*");
+        assertThat(page.statusCode()).isEqualTo(404);
+        assertThat(page.headers().firstValue("Content-Type").orElseThrow()).startsWith("text/html");
+        HttpResponse<String> api = get("/v2/nothing/here/at/all", "Accept", "text/html");
+        assertThat(api.statusCode()).isEqualTo(404);
+        assertThat(api.headers().firstValue("Content-Type").orElseThrow()).as("the API answers in JSON").startsWith("application/json");
+        assertThat(get("/image/").headers().firstValue("Location")).hasValue("/explore");
+        BERTH.client().as("root", "root-pw").push("team/slash", "v1", TestImages.image(1, 10));
+        assertThat(get("/image/team/slash/").statusCode()).isEqualTo(200);
     }
 }

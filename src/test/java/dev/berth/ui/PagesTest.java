@@ -164,13 +164,13 @@ class PagesTest {
         assertThat(keys("bob")).isEqualTo(before);
 
         HttpResponse<String> created = post("/user/apikey", Map.of("action", "create", "label", "<script>alert(1)</script>",
-                "csrf", token, "expires", ""));
+                "csrf", token, "expires", "", "once", "first"));
         assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         assertThat(created.body()).contains("&lt;script&gt;alert(1)&lt;/script&gt;").doesNotContain("<script>alert");
         assertThat(keys("bob")).isEqualTo(before + 1);
 
         HttpResponse<String> badDate = post("/user/apikey", Map.of("action", "create", "label", "y", "csrf", token,
-                "expires", "next tuesday"));
+                "expires", "next tuesday", "once", "second"));
         assertThat(badDate.statusCode()).isEqualTo(400);
         assertThat(badDate.body()).contains("must be a date");
         assertThat(post("/user/apikey", Map.of("action", "revoke-all", "csrf", token)).statusCode()).isEqualTo(303);
