@@ -49,7 +49,7 @@ public final class HttpServer {
         http.setRequestHeaderSize(16 * 1024);
         // Layers arrive in reads of this size: with Jetty's 8 KiB default a 1 MB blob took 128 socket reads, 128
         // file writes and as many hand-overs between threads.
-        http.setInputBufferSize(BlobsHandler.CHUNK);
+        http.setInputBufferSize(256 * 1024);
         // Room for one OCI-Tag header per tag of a push with many ?tag= parameters.
         http.setResponseHeaderSize(16 * 1024);
         tls = config.tls() != null;
