@@ -240,7 +240,7 @@ final class PagesHandler {
             long size = m.size() + t.blobBytes();
             if (MediaTypes.isIndex(m.mediaType())) {
                 platforms = platformsOf(repository, m.digest());
-                size = -1;
+                size = registry.listings().imageBytes(repository, m.digest()).orElse(-1);
             }
             rows.add(new Views.TagRow(t.tag(), m.digest().toString(), dev.berth.ui.Format.kind(kindOf(m)), platforms, size,
                     t.taggedAt(), pullName(ex, repository) + ":" + t.tag()));
@@ -284,7 +284,8 @@ final class PagesHandler {
         render(ex, 200, "manifest", chrome(visitor, repository + (reference.isDigest() ? "@" : ":") + reference, "explore"),
                 new Views.Manifest(repository, reference.toString(), stored.digest().toString(), stored.mediaType(),
                         stored.size(), ImageDetails.artifactType(json), ImageDetails.pretty(stored.content()), config, configBlob,
-                        ImageDetails.layers(json), ImageDetails.children(json), referrers, pull, upstream(repository)));
+                        ImageDetails.layers(json), ImageDetails.children(json), referrers, pull, upstream(repository),
+                        registry.listings().imageBytes(repository, stored.digest()).orElse(-1)));
     }
 
     /** An index's platforms, read once per digest (its bytes never change): a page of index tags stays cheap. */

@@ -276,6 +276,22 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     }
 
     @Override
+    public OptionalLong imageBytes(String repository, Digest manifest) {
+        String blobsOf = "(SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r JOIN blobs b ON b.digest = r.target"
+                + " WHERE r.repository = %1$s.repository AND r.manifest = %1$s.digest AND r.kind = 'BLOB')";
+        String sql = "SELECT m.size + " + blobsOf.formatted("m")
+                + " + (SELECT COALESCE(SUM(c.size + " + blobsOf.formatted("c") + "), 0) FROM manifest_references x"
+                + "   JOIN manifests c ON c.repository = x.repository AND c.digest = x.target"
+                + "   WHERE x.repository = m.repository AND x.manifest = m.digest AND x.kind = 'MANIFEST')"
+                + " FROM manifests m WHERE m.repository = ? AND m.digest = ?";
+        return db.read(c -> {
+            try (PreparedStatement s = prepare(c, sql, repository, manifest.toString()); ResultSet rows = s.executeQuery()) {
+                return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
+            }
+        });
+    }
+
+    @Override
     public OptionalLong linkedBlobSize(String repository, Digest digest) {
         return db.readCached("link", repository, digest.toString(), c -> linkedSize(c, repository, digest));
     }

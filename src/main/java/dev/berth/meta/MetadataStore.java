@@ -35,6 +35,13 @@ public interface MetadataStore extends Closeable {
     /** Tags after {@code after} (null: from the first) in name order, up to {@code limit}. */
     List<TagSummary> tagSummaries(String repository, String after, int limit);
 
+    /**
+     * The bytes a pull of a manifest moves: its own and those of the blobs it lists, and for an index those of
+     * each manifest it lists, counted the same way (a layer two platforms share counts twice). Empty when the
+     * repository holds no such manifest.
+     */
+    OptionalLong imageBytes(String repository, Digest manifest);
+
     /** The size of a blob the repository may serve, or empty. */
     OptionalLong linkedBlobSize(String repository, Digest digest);
 

@@ -77,6 +77,11 @@ public final class Listings {
         return meta.repositorySummaries(repository).stream().findFirst();
     }
 
+    /** What a pull of the manifest moves (for an index: of every platform); empty if there is no such manifest. */
+    public java.util.OptionalLong imageBytes(String repository, Digest manifest) {
+        return meta.imageBytes(repository, manifest);
+    }
+
     /** Tags with what they name, after {@code after}, at most {@code limit}. */
     public List<MetadataStore.TagSummary> tagSummaries(String repository, String after, int limit) {
         return meta.tagSummaries(repository, after, Math.min(limit, MAX_PAGE));

@@ -14,6 +14,15 @@ public final class Format {
     private Format() {
     }
 
+    /** A command as the image's config holds it, in exec form, so that one can see where each argument ends. */
+    public static String argv(java.util.List<String> arguments) {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(arguments);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return String.join(" ", arguments);
+        }
+    }
+
     /** Bytes in binary units: 1.4 MiB. */
     public static String size(long bytes) {
         if (bytes < 1024) {

@@ -89,6 +89,19 @@ public abstract class MetadataStoreContract {
     }
 
     @Test
+    void countsWhatAPullOfAnImageOrIndexMoves() {
+        Digest image = pushImage("a/app", "img", List.of("v1"));
+        assertThat(meta.imageBytes("a/app", image)).as("manifest 100, config 10, layer 20").hasValue(130);
+        Digest other = pushImage("a/app", "other", List.of());
+        Digest index = digest("index");
+        put(manifest("a/app", index, null, null), List.of(new ManifestReference(image, ManifestReference.Kind.MANIFEST, 100, true),
+                new ManifestReference(other, ManifestReference.Kind.MANIFEST, 100, true)), List.of("multi"));
+        assertThat(meta.imageBytes("a/app", index)).as("the index's 100 and both images'").hasValue(100 + 130 + 130);
+        assertThat(meta.imageBytes("b/none", image)).isEmpty();
+        assertThat(meta.imageBytes("a/app", digest("missing"))).isEmpty();
+    }
+
+    @Test
     void linksBlobsPerRepository() {
         Digest d = digest("a");
         assertThat(meta.repositoryExists("r1")).isFalse();

@@ -216,6 +216,7 @@ class PagesTest {
         ObjectNode config = JSON.createObjectNode().put("architecture", "arm64").put("os", "linux");
         config.putObject("config").putObject("Labels").put("evil", "<img src=x onerror=alert(1)>");
         config.putArray("history").addObject().put("created_by", "RUN echo '<b>bold</b>'");
+        ((ObjectNode) config.get("config")).putArray("Cmd").add("-c").add("cat /hello.txt");
         config.putObject("rootfs").put("type", "layers").putArray("diff_ids");
         byte[] configBytes = TestImages.bytes(config);
         root.pushBlob("team/marked", configBytes);
@@ -227,7 +228,8 @@ class PagesTest {
         HttpResponse<String> page = get("/image/team/marked?tag=v1");
         assertThat(page.statusCode()).isEqualTo(200);
         assertThat(page.body()).contains("&lt;img src=x onerror=alert(1)&gt;").doesNotContain("<img src=x")
-                .contains("&lt;b&gt;bold&lt;/b&gt;").contains(marked.toString()).contains("linux/arm64");
+                .contains("&lt;b&gt;bold&lt;/b&gt;").contains(marked.toString()).contains("linux/arm64")
+                .as("a command in exec form").contains("<code>[\"-c\",\"cat /hello.txt\"]</code>");
 
         TestImages.Image amd = TestImages.image(1, 50, MediaTypes.OCI_MANIFEST, "amd64", null, null, Map.of());
         TestImages.Image arm = TestImages.image(1, 50, MediaTypes.OCI_MANIFEST, "arm64", null, null, Map.of());
@@ -237,6 +239,9 @@ class PagesTest {
         root.push("team/multi", "latest", index);
         HttpResponse<String> tags = get("/image/team/multi");
         assertThat(tags.body()).contains("OCI index").contains("linux/amd64, linux/arm64");
+        long indexBytes = index.manifest().length + amd.manifest().length + arm.manifest().length
+                + amd.blobs().stream().mapToLong(b -> b.length).sum() + arm.blobs().stream().mapToLong(b -> b.length).sum();
+        assertThat(tags.body()).as("an index tag has the size of all its platforms").contains("title=\"" + indexBytes + " bytes\"");
         HttpResponse<String> indexPage = get("/image/team/multi?tag=latest");
         assertThat(indexPage.body()).contains("Platforms").contains("?digest=" + amd.digest());
     }
