@@ -59,6 +59,7 @@ final class PagesHandler {
     private static final String STATIC = "/static/";
     private static final int TAGS_PER_PAGE = 100;
     private static final int PLATFORMS_SHOWN = 12;
+    private static final int UNTAGGED_SHOWN = 50;
     private static final int REPOSITORIES_SHOWN = 500;
     /** Image configs are small; a "config" beyond this is not shown (it is still served to clients as it is). */
     private static final int MAX_CONFIG = 1024 * 1024;
@@ -246,9 +247,17 @@ final class PagesHandler {
                     t.taggedAt(), pullName(ex, repository) + ":" + t.tag()));
         }
         String next = tags.size() > TAGS_PER_PAGE ? rows.get(rows.size() - 1).tag() : null;
+        boolean firstPage = after == null || after.isEmpty();
+        List<Views.Untagged> untagged = new ArrayList<>();
+        if (firstPage) {
+            for (ManifestRecord m : registry.listings().untagged(repository, UNTAGGED_SHOWN)) {
+                untagged.add(new Views.Untagged(m.digest().toString(), dev.berth.ui.Format.kind(kindOf(m)),
+                        registry.listings().imageBytes(repository, m.digest()).orElse(-1), m.pushedAt()));
+            }
+        }
         render(ex, 200, "repository", chrome(visitor, repository, "explore"),
                 new Views.Repository(repository, upstream(repository), summary.tags(), summary.size(), summary.lastPush(),
-                        rows, next, after == null || after.isEmpty(), clock.instant()));
+                        rows, next, firstPage, clock.instant(), untagged));
     }
 
     /** An artifact is named by its artifact type; an image or index by its media type. */
@@ -285,7 +294,8 @@ final class PagesHandler {
                 new Views.Manifest(repository, reference.toString(), stored.digest().toString(), stored.mediaType(),
                         stored.size(), ImageDetails.artifactType(json), ImageDetails.pretty(stored.content()), config, configBlob,
                         ImageDetails.layers(json), ImageDetails.children(json), referrers, pull, upstream(repository),
-                        registry.listings().imageBytes(repository, stored.digest()).orElse(-1)));
+                        registry.listings().imageBytes(repository, stored.digest()).orElse(-1),
+                        registry.listings().tagsOf(repository, stored.digest(), TAGS_PER_PAGE)));
     }
 
     /** An index's platforms, read once per digest (its bytes never change): a page of index tags stays cheap. */

@@ -276,6 +276,30 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     }
 
     @Override
+    public List<String> tagsOf(String repository, Digest manifest, int limit) {
+        return db.read(c -> strings(c, "SELECT name FROM tags WHERE repository = ? AND digest = ? ORDER BY name LIMIT ?",
+                repository, manifest.toString(), limit));
+    }
+
+    @Override
+    public List<ManifestRecord> untagged(String repository, int limit) {
+        String sql = "SELECT " + MANIFEST_COLUMNS + " FROM manifests m WHERE repository = ? AND subject IS NULL"
+                + " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest)"
+                + " AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.repository = m.repository"
+                + "   AND r.target = m.digest AND r.kind = 'MANIFEST')"
+                + " ORDER BY pushed_at DESC, digest LIMIT ?";
+        return db.read(c -> {
+            try (PreparedStatement s = prepare(c, sql, repository, limit); ResultSet rows = s.executeQuery()) {
+                List<ManifestRecord> result = new ArrayList<>();
+                while (rows.next()) {
+                    result.add(manifestFrom(rows));
+                }
+                return result;
+            }
+        });
+    }
+
+    @Override
     public OptionalLong imageBytes(String repository, Digest manifest) {
         String blobsOf = "(SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r JOIN blobs b ON b.digest = r.target"
                 + " WHERE r.repository = %1$s.repository AND r.manifest = %1$s.digest AND r.kind = 'BLOB')";

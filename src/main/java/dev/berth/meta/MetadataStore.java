@@ -42,6 +42,15 @@ public interface MetadataStore extends Closeable {
      */
     OptionalLong imageBytes(String repository, Digest manifest);
 
+    /** The tags that name a manifest, in name order, at most {@code limit}. */
+    List<String> tagsOf(String repository, Digest manifest, int limit);
+
+    /**
+     * Manifests nothing in the repository points at: no tag, no index listing them, no subject (referrers are
+     * found through their subject). What garbage collection takes once they are old enough. Newest first.
+     */
+    List<ManifestRecord> untagged(String repository, int limit);
+
     /** The size of a blob the repository may serve, or empty. */
     OptionalLong linkedBlobSize(String repository, Digest digest);
 

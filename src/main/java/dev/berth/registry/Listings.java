@@ -77,6 +77,15 @@ public final class Listings {
         return meta.repositorySummaries(repository).stream().findFirst();
     }
 
+    public List<String> tagsOf(String repository, Digest manifest, int limit) {
+        return meta.tagsOf(repository, manifest, limit);
+    }
+
+    /** Manifests nothing points at (no tag, index or subject), newest first. */
+    public List<ManifestRecord> untagged(String repository, int limit) {
+        return meta.untagged(repository, limit);
+    }
+
     /** What a pull of the manifest moves (for an index: of every platform); empty if there is no such manifest. */
     public java.util.OptionalLong imageBytes(String repository, Digest manifest) {
         return meta.imageBytes(repository, manifest);

@@ -48,7 +48,7 @@ public final class Views {
 
     /** One page of a repository's tags; {@code next} is the tag after which the next page starts, or null. */
     public record Repository(String name, String upstream, int tagCount, long size, Instant lastPush, List<TagRow> tags,
-                             String next, boolean firstPage, Instant now) {
+                             String next, boolean firstPage, Instant now, List<Untagged> untagged) {
     }
 
     public record Layer(String digest, String mediaType, long size) {
@@ -59,6 +59,10 @@ public final class Views {
     }
 
     public record Referrer(String digest, String artifactType, long size, Instant pushed) {
+    }
+
+    /** A manifest nothing points at (shown on the repository's first page; garbage collection takes them). */
+    public record Untagged(String digest, String kind, long size, Instant pushed) {
     }
 
     /** What an image's config says, as far as it says it; {@code available} false when it is not stored here. */
@@ -76,7 +80,7 @@ public final class Views {
     public record Manifest(String repository, String reference, String digest, String mediaType, long size,
                            String artifactType, String json, ImageConfig config, Layer configBlob, List<Layer> layers,
                            List<Child> children, List<Referrer> referrers, String pull, String upstream,
-                           long pullBytes) {
+                           long pullBytes, List<String> tags) {
         /** The bytes a pull of this image moves: the manifest, its config and its layers (as the tag list counts). */
         public long total() {
             long sum = size + (configBlob == null ? 0 : configBlob.size());

@@ -102,6 +102,23 @@ public abstract class MetadataStoreContract {
     }
 
     @Test
+    void findsTheTagsOfAManifestAndWhatNothingPointsAt() {
+        Digest image = pushImage("a/app", "img", List.of("v1", "latest"));
+        Digest child = pushImage("a/app", "child", List.of());
+        Digest loose = pushImage("a/app", "loose", List.of());
+        Digest index = digest("index");
+        put(manifest("a/app", index, null, null), List.of(new ManifestReference(child, ManifestReference.Kind.MANIFEST, 100,
+                true)), List.of("multi"));
+        put(manifest("a/app", digest("sig"), image, "application/vnd.example.sig"), List.of(), List.of());
+        assertThat(meta.tagsOf("a/app", image, 10)).containsExactly("latest", "v1");
+        assertThat(meta.tagsOf("a/app", image, 1)).containsExactly("latest");
+        assertThat(meta.tagsOf("a/app", child, 10)).isEmpty();
+        assertThat(meta.untagged("a/app", 10)).as("not the index's child, not the referrer")
+                .extracting(ManifestRecord::digest).containsExactly(loose);
+        assertThat(meta.untagged("b/none", 10)).isEmpty();
+    }
+
+    @Test
     void linksBlobsPerRepository() {
         Digest d = digest("a");
         assertThat(meta.repositoryExists("r1")).isFalse();

@@ -247,6 +247,21 @@ class PagesTest {
     }
 
     @Test
+    void aMovedTagLeavesItsOldManifestListedAsUntagged() throws Exception {
+        RegistryClient root = BERTH.client().as("root", "root-pw");
+        TestImages.Image first = TestImages.image(1, 40);
+        TestImages.Image second = TestImages.image(1, 41);
+        root.push("team/moved", "v1", first);
+        root.push("team/moved", "v1", second);
+        HttpResponse<String> page = get("/image/team/moved");
+        assertThat(page.body()).contains("Untagged").contains("?digest=" + first.digest());
+        HttpResponse<String> old = get("/image/team/moved?digest=" + first.digest());
+        assertThat(old.body()).contains("data-testid=\"tags\"><span class=\"muted\">none</span>");
+        HttpResponse<String> current = get("/image/team/moved?digest=" + second.digest());
+        assertThat(current.body()).contains("href=\"/image/team/moved?tag=v1\">v1</a>");
+    }
+
+    @Test
     void aThousandTagsArePagedAndQuick() throws Exception {
         RegistryClient root = BERTH.client().as("root", "root-pw");
         TestImages.Image image = TestImages.image(1, 100);
