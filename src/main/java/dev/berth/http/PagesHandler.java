@@ -543,16 +543,31 @@ final class PagesHandler {
         }
     }
 
-    /** Whether a browser's Origin is where this page was served from: the request's own, or the external URL's. */
+    /**
+     * Whether a browser's Origin names the host this page was served from, or the external URL's. The scheme is
+     * not compared: behind a proxy that ends TLS the request arrives as http while the browser says https.
+     */
     private boolean isOwnOrigin(Exchange ex, String origin) {
-        org.eclipse.jetty.http.HttpURI uri = ex.request().getHttpURI();
-        int port = uri.getPort();
-        boolean defaultPort = port < 0 || ("http".equals(uri.getScheme()) && port == 80)
-                || ("https".equals(uri.getScheme()) && port == 443);
-        String own = uri.getScheme() + "://" + uri.getHost() + (defaultPort ? "" : ":" + port);
+        URI claimed;
+        try {
+            claimed = new URI(origin);
+        } catch (java.net.URISyntaxException e) {
+            return false;
+        }
+        if (claimed.getHost() == null) {
+            return false; // "null", sent by sandboxed frames and the like
+        }
+        String seen = authority(claimed.getHost(), claimed.getPort());
+        org.eclipse.jetty.http.HttpURI request = ex.request().getHttpURI();
         URI external = auth.origin(ex);
-        String configured = external.getScheme() + "://" + external.getRawAuthority();
-        return origin.equalsIgnoreCase(own) || origin.equalsIgnoreCase(configured);
+        return seen.equals(authority(request.getHost(), request.getPort()))
+                || seen.equals(authority(external.getHost(), external.getPort()));
+    }
+
+    /** host[:port] in lower case, without the ports browsers leave out. */
+    private static String authority(String host, int port) {
+        String h = host == null ? "" : host.toLowerCase(Locale.ROOT);
+        return port <= 0 || port == 80 || port == 443 ? h : h + ":" + port;
     }
 
     private static void requireToken(Visitor visitor, Fields form) {
