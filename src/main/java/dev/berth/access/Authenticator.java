@@ -85,10 +85,13 @@ public final class Authenticator {
             if (session.isPresent()) {
                 AccessStore.Session s = session.get();
                 Identity.Account account = Identity.Account.valueOf(s.account());
-                // The account as it is now: a user removed from htpasswd or the directory is signed out at once, and
-                // group changes count from the next request, as for API keys.
+                // The account as it is now: a user removed from htpasswd or the directory is signed out at once, so
+                // is one whose password changed (or who was removed and added again), and group changes count from
+                // the next request, as for API keys.
                 Optional<Set<String>> groups = ownerGroups(s.username(), account);
-                if (groups.isEmpty()) {
+                boolean renewed = account == Identity.Account.HTPASSWD && htpasswd != null
+                        && htpasswd.changedSince(s.username(), s.createdAt());
+                if (groups.isEmpty() || renewed) {
                     sessions.close(credentials.sessionToken());
                     return Identity.ANONYMOUS;
                 }

@@ -31,6 +31,8 @@ final class Htpasswd {
     private volatile long checkedAt;
     private volatile Object stamp;
     private volatile long generation;
+    /** When each user's entry last changed (added again, new password) while Berth ran; sessions from before end. */
+    private volatile Map<String, java.time.Instant> changedAt = Map.of();
 
     Htpasswd(Path file) throws IOException {
         this.file = file;
@@ -78,6 +80,13 @@ final class Htpasswd {
         return BCrypt.with(BCrypt.Version.VERSION_2Y).hashToString(Math.max(4, Math.min(cost, 31)), Tokens.random(16).toCharArray());
     }
 
+    /** Whether the user's entry was added again or given a new password after {@code when}. */
+    boolean changedSince(String user, java.time.Instant when) {
+        reloadIfChanged();
+        java.time.Instant changed = changedAt.get(user);
+        return changed != null && changed.isAfter(when);
+    }
+
     /** Whether the file (as last read) has this user. */
     boolean has(String user) {
         reloadIfChanged();
@@ -109,6 +118,16 @@ final class Htpasswd {
         if (!unsupported.isEmpty()) {
             LOG.warn("{}: users {} have hashes other than bcrypt and cannot sign in; recreate them with htpasswd -B",
                     file, unsupported);
+        }
+        if (!first) {
+            Map<String, java.time.Instant> changed = new HashMap<>(changedAt);
+            java.time.Instant now = java.time.Instant.now();
+            read.forEach((user, hash) -> {
+                if (!hash.equals(hashes.get(user))) {
+                    changed.put(user, now);
+                }
+            });
+            changedAt = Map.copyOf(changed);
         }
         hashes = Map.copyOf(read);
         decoy = decoy(read.values());

@@ -124,6 +124,13 @@ final class AuthHandler {
     }
 
     private void logout(Exchange ex) {
+        // Like every use of a browser session on these endpoints: zot's UI header, which another site's form cannot
+        // send, so that no page elsewhere can sign people out. Asked of every call: a cross-site form arrives
+        // without the (SameSite) cookie, and even then must not get an answer that clears it.
+        if (!"zot-ui".equals(ex.header(Gate.UI_CLIENT_HEADER)) || "cross-site".equals(ex.header("Sec-Fetch-Site"))) {
+            throw RegistryException.of(ErrorCode.DENIED, 403, "signing out needs the header "
+                    + Gate.UI_CLIENT_HEADER + ": zot-ui (or the sign-out button of Berth's pages)");
+        }
         Map<String, Object> body = new LinkedHashMap<>();
         String token = null;
         for (HttpCookie cookie : Request.getCookies(ex.request())) {
@@ -132,12 +139,6 @@ final class AuthHandler {
             }
         }
         if (token != null) {
-            // Like every use of a browser session on these endpoints: zot's UI header, which another site's form
-            // cannot send, so that no page elsewhere can sign people out.
-            if (!"zot-ui".equals(ex.header(Gate.UI_CLIENT_HEADER)) || "cross-site".equals(ex.header("Sec-Fetch-Site"))) {
-                throw RegistryException.of(ErrorCode.DENIED, 403, "signing out needs the header "
-                        + Gate.UI_CLIENT_HEADER + ": zot-ui (or the sign-out button of Berth's pages)");
-            }
             access.sessions().find(token).ifPresent(session -> {
                 if (session.provider() != null) {
                     access.oidc().endSessionUrl(session.provider(), origin(ex).resolve("/login"))
@@ -310,7 +311,9 @@ final class AuthHandler {
         String host = Request.getServerName(ex.request());
         int port = Request.getServerPort(ex.request());
         boolean defaultPort = port <= 0 || ("http".equals(scheme) && port == 80) || ("https".equals(scheme) && port == 443);
-        return URI.create(scheme + "://" + (host.contains(":") ? "[" + host + "]" : host) + (defaultPort ? "" : ":" + port) + "/");
+        // Jetty gives an IPv6 host in brackets already ("[::1]"); a bare one gets them here.
+        boolean bare = host.contains(":") && !host.startsWith("[");
+        return URI.create(scheme + "://" + (bare ? "[" + host + "]" : host) + (defaultPort ? "" : ":" + port) + "/");
     }
 
     /**

@@ -60,6 +60,10 @@ final class PagesHandler {
     private static final int TAGS_PER_PAGE = 100;
     private static final int PLATFORMS_SHOWN = 12;
     private static final int UNTAGGED_SHOWN = 50;
+    /** Real multi-platform indexes list a few dozen manifests at most; beyond this their size is not added up. */
+    private static final int CHILDREN_SIZED = 64;
+    /** Rows of an index's platform table; the rest are counted. */
+    private static final int CHILDREN_SHOWN = 500;
     private static final int REPOSITORIES_SHOWN = 500;
     /** Image configs are small; a "config" beyond this is not shown (it is still served to clients as it is). */
     private static final int MAX_CONFIG = 1024 * 1024;
@@ -81,7 +85,7 @@ final class PagesHandler {
     private final com.github.benmanes.caffeine.cache.Cache<String, Boolean> usedForms =
             com.github.benmanes.caffeine.cache.Caffeine.newBuilder().expireAfterWrite(Duration.ofDays(1))
                     .maximumSize(100_000).build();
-    private final com.github.benmanes.caffeine.cache.Cache<Digest, List<String>> platforms =
+    private final com.github.benmanes.caffeine.cache.Cache<Digest, IndexFacts> indexes =
             com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(10_000).build();
 
     PagesHandler(Registry registry, Mirrors mirrors, Gate gate, AuthHandler auth, Cookies cookies, Clock clock) {
@@ -240,8 +244,8 @@ final class PagesHandler {
             List<String> platforms = List.of();
             long size = m.size() + t.blobBytes();
             if (MediaTypes.isIndex(m.mediaType())) {
-                platforms = platformsOf(repository, m.digest());
-                size = registry.listings().imageBytes(repository, m.digest()).orElse(-1);
+                platforms = indexFacts(repository, m.digest()).platforms();
+                size = pullBytes(repository, m);
             }
             rows.add(new Views.TagRow(t.tag(), m.digest().toString(), dev.berth.ui.Format.kind(kindOf(m)), platforms, size,
                     t.taggedAt(), pullName(ex, repository) + ":" + t.tag()));
@@ -252,7 +256,7 @@ final class PagesHandler {
         if (firstPage) {
             for (ManifestRecord m : registry.listings().untagged(repository, UNTAGGED_SHOWN)) {
                 untagged.add(new Views.Untagged(m.digest().toString(), dev.berth.ui.Format.kind(kindOf(m)),
-                        registry.listings().imageBytes(repository, m.digest()).orElse(-1), m.pushedAt()));
+                        pullBytes(repository, m), m.pushedAt()));
             }
         }
         render(ex, 200, "repository", chrome(visitor, repository, "explore"),
@@ -290,17 +294,37 @@ final class PagesHandler {
             referrers.add(new Views.Referrer(r.digest().toString(), r.artifactType(), r.size(), r.pushedAt()));
         }
         String pull = pullName(ex, repository) + (reference.isDigest() ? "@" + reference.digest() : ":" + reference.tag());
+        List<Views.Child> children = ImageDetails.children(json);
         render(ex, 200, "manifest", chrome(visitor, repository + (reference.isDigest() ? "@" : ":") + reference, "explore"),
                 new Views.Manifest(repository, reference.toString(), stored.digest().toString(), stored.mediaType(),
                         stored.size(), ImageDetails.artifactType(json), ImageDetails.pretty(stored.content()), config, configBlob,
-                        ImageDetails.layers(json), ImageDetails.children(json), referrers, pull, upstream(repository),
-                        registry.listings().imageBytes(repository, stored.digest()).orElse(-1),
+                        ImageDetails.layers(json), children.subList(0, Math.min(children.size(), CHILDREN_SHOWN)),
+                        children.size(), referrers, pull, upstream(repository),
+                        pullBytes(repository, record),
                         registry.listings().tagsOf(repository, stored.digest(), TAGS_PER_PAGE)));
     }
 
-    /** An index's platforms, read once per digest (its bytes never change): a page of index tags stays cheap. */
-    private List<String> platformsOf(String repository, Digest index) {
-        return platforms.get(index, d -> ImageDetails.platforms(ImageDetails.read(bytes(repository, d)), PLATFORMS_SHOWN));
+    /** What a page shows of an index: its platforms (the first few) and how many manifests it lists. */
+    private record IndexFacts(List<String> platforms, int children) {
+    }
+
+    /** An index's facts, read once per digest (its bytes never change): a page of index tags stays cheap. */
+    private IndexFacts indexFacts(String repository, Digest index) {
+        return indexes.get(index, d -> {
+            JsonNode json = ImageDetails.read(bytes(repository, d));
+            return new IndexFacts(ImageDetails.platforms(json, PLATFORMS_SHOWN), json.path("manifests").size());
+        });
+    }
+
+    /**
+     * What a pull of the manifest moves, or -1 for an index listing more manifests than real ones do: adding those
+     * up on every view would let one push make a page (and the database behind it) slow for everyone.
+     */
+    private long pullBytes(String repository, ManifestRecord m) {
+        if (MediaTypes.isIndex(m.mediaType()) && indexFacts(repository, m.digest()).children() > CHILDREN_SIZED) {
+            return -1;
+        }
+        return registry.listings().imageBytes(repository, m.digest()).orElse(-1);
     }
 
     private byte[] bytes(String repository, Digest digest) {

@@ -79,7 +79,7 @@ public final class Views {
     /** One manifest, named by tag or digest, with what it holds. */
     public record Manifest(String repository, String reference, String digest, String mediaType, long size,
                            String artifactType, String json, ImageConfig config, Layer configBlob, List<Layer> layers,
-                           List<Child> children, List<Referrer> referrers, String pull, String upstream,
+                           List<Child> children, int childCount, List<Referrer> referrers, String pull, String upstream,
                            long pullBytes, List<String> tags) {
         /** The bytes a pull of this image moves: the manifest, its config and its layers (as the tag list counts). */
         public long total() {

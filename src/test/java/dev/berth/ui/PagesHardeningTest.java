@@ -136,8 +136,10 @@ class PagesHardeningTest {
         assertThat(page.statusCode()).isEqualTo(200);
         assertThat(page.body()).contains("and 2988 more").doesNotContain("arch12-").doesNotContain("x".repeat(60));
         assertThat(page.body().length()).as("20 rows of index tags").isLessThan(200_000);
+        assertThat(page.body()).as("an index of 3000 manifests is not added up on every view").contains(">—<");
         HttpResponse<String> manifest = get("/image/team/wide?tag=t0");
         assertThat(manifest.statusCode()).isEqualTo(200);
+        assertThat(manifest.body()).contains("and 2500 more");
         // The manifest's own JSON is shown as it is (at most 4 MiB); its platforms table is cut short.
         assertThat(manifest.body().length()).isLessThan(2 * index.manifest().length);
     }
@@ -190,6 +192,10 @@ class PagesHardeningTest {
 
     @Test
     void anotherSiteCannotSignPeopleOut() throws Exception {
+        // A cross-site form arrives without the SameSite cookie: its answer must not clear the cookie either.
+        HttpResponse<String> cookieless = post("/zot/auth/logout", Map.of(), "Sec-Fetch-Site", "cross-site");
+        assertThat(cookieless.statusCode()).isEqualTo(403);
+        assertThat(cookieless.headers().allValues("Set-Cookie")).isEmpty();
         signIn("alice");
         HttpResponse<String> forged = post("/zot/auth/logout", Map.of(), "Sec-Fetch-Site", "cross-site");
         assertThat(forged.statusCode()).isEqualTo(403);
@@ -293,5 +299,27 @@ class PagesHardeningTest {
         assertThat(get("/image/").headers().firstValue("Location")).hasValue("/explore");
         BERTH.client().as("root", "root-pw").push("team/slash", "v1", TestImages.image(1, 10));
         assertThat(get("/image/team/slash/").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aNewPasswordEndsTheSessionsOpenedWithTheOldOne() throws Exception {
+        signIn("alice");
+        assertThat(get("/user/apikey").statusCode()).isEqualTo(200);
+        writeUsers(HTPASSWD, List.of("root", "alice", "leaver")); // every entry gets a new hash
+        Thread.sleep(1_100); // the file is looked at once a second
+        assertThat(get("/user/apikey").statusCode()).as("signed out").isEqualTo(303);
+        signIn("alice");
+        assertThat(get("/user/apikey").statusCode()).as("a new sign-in works").isEqualTo(200);
+    }
+
+    @Test
+    void pagesAnswerARequestForAnIpv6Host() throws Exception {
+        BERTH.client().as("root", "root-pw").push("team/v6", "v1", TestImages.image(1, 10));
+        try (java.net.Socket socket = new java.net.Socket(BERTH.uri().getHost(), BERTH.uri().getPort())) {
+            socket.getOutputStream().write(("GET /image/team/v6 HTTP/1.1\r\nHost: [::1]:" + BERTH.uri().getPort()
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 200").contains("[::1]:" + BERTH.uri().getPort() + "/team/v6:v1");
+        }
     }
 }
