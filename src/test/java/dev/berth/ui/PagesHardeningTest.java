@@ -13,10 +13,7 @@ import dev.berth.testing.TestBerth;
 import dev.berth.testing.TestImages;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.CookieManager;
-import java.net.CookiePolicy;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +29,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,7 +36,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** The pages against what an adversarial review tried: each test pins a fault that was found and fixed. */
 class PagesHardeningTest {
     private static final Set<String> ALL = Set.of("read", "create", "update", "delete");
-    private static final Pattern CSRF = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"");
     private static final Path HTPASSWD = htpasswd(List.of("root", "alice", "leaver"));
 
     @RegisterExtension
@@ -56,7 +51,7 @@ class PagesHardeningTest {
     });
 
     private static int writes;
-    private HttpClient browser;
+    private PageClient browser;
 
     private static Path htpasswd(List<String> users) {
         try {
@@ -82,40 +77,11 @@ class PagesHardeningTest {
 
     @BeforeEach
     void freshBrowser() {
-        browser = HttpClient.newBuilder().cookieHandler(new CookieManager(null, CookiePolicy.ACCEPT_ALL))
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+        browser = new PageClient(BERTH.uri());
     }
 
-    private HttpResponse<String> get(String path, String... headers) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(BERTH.uri().resolve(path));
-        for (int i = 0; i < headers.length; i += 2) {
-            b.header(headers[i], headers[i + 1]);
-        }
-        return browser.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private HttpResponse<String> post(String path, Map<String, String> form, String... headers) throws Exception {
-        String body = form.entrySet().stream().map(e -> URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8) + "="
-                + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8)).collect(Collectors.joining("&"));
-        HttpRequest.Builder b = HttpRequest.newBuilder(BERTH.uri().resolve(path))
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .POST(HttpRequest.BodyPublishers.ofString(body));
-        for (int i = 0; i < headers.length; i += 2) {
-            b.header(headers[i], headers[i + 1]);
-        }
-        return browser.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static String csrf(HttpResponse<String> page) {
-        Matcher m = CSRF.matcher(page.body());
-        assertThat(m.find()).as("a form with a token in %s", page.body()).isTrue();
-        return m.group(1);
-    }
-
-    private void signIn(String user) throws Exception {
-        HttpResponse<String> done = post("/login", Map.of("csrf", csrf(get("/login")), "username", user,
-                "password", user + "-pw"));
-        assertThat(done.statusCode()).as(done.body()).isEqualTo(303);
+    private HttpResponse<String> signIn(String user) throws Exception {
+        return browser.signIn(user, "/explore");
     }
 
     @Test
@@ -132,12 +98,12 @@ class PagesHardeningTest {
         for (int i = 0; i < 20; i++) {
             root.pushManifest("team/wide", "t" + i, index.mediaType(), index.manifest());
         }
-        HttpResponse<String> page = get("/image/team/wide");
+        HttpResponse<String> page = browser.get("/image/team/wide");
         assertThat(page.statusCode()).isEqualTo(200);
         assertThat(page.body()).contains("and 2988 more").doesNotContain("arch12-").doesNotContain("x".repeat(60));
         assertThat(page.body().length()).as("20 rows of index tags").isLessThan(200_000);
         assertThat(page.body()).as("an index of 3000 manifests is not added up on every view").contains(">—<");
-        HttpResponse<String> manifest = get("/image/team/wide?tag=t0");
+        HttpResponse<String> manifest = browser.get("/image/team/wide?tag=t0");
         assertThat(manifest.statusCode()).isEqualTo(200);
         assertThat(manifest.body()).contains("and 2500 more");
         // The manifest's own JSON is shown as it is (at most 4 MiB); its platforms table is cut short.
@@ -149,40 +115,40 @@ class PagesHardeningTest {
         signIn("alice");
         for (String next : List.of("///evil.example.com", "////evil.example.com/x", "/\\evil.example.com",
                 "//evil.example.com", "https://evil.example.com/")) {
-            HttpResponse<String> r = get("/login?next=" + URLEncoder.encode(next, StandardCharsets.UTF_8));
+            HttpResponse<String> r = browser.get("/login?next=" + URLEncoder.encode(next, StandardCharsets.UTF_8));
             assertThat(r.statusCode()).isEqualTo(303);
             assertThat(r.headers().firstValue("Location")).as(next).hasValue("/explore");
         }
-        assertThat(get("/login?next=%2Fimage%2Fteam%2Fwide").headers().firstValue("Location")).hasValue("/image/team/wide");
+        assertThat(browser.get("/login?next=%2Fimage%2Fteam%2Fwide").headers().firstValue("Location")).hasValue("/image/team/wide");
     }
 
     @Test
     void aSessionEndsWhenItsAccountIsRemoved() throws Exception {
         BERTH.client().as("root", "root-pw").push("secret/app", "prod", TestImages.image(1, 10));
         signIn("leaver");
-        assertThat(get("/image/secret/app").statusCode()).isEqualTo(200);
-        assertThat(get("/v2/secret/app/tags/list", "X-ZOT-API-CLIENT", "zot-ui").statusCode()).isEqualTo(200);
+        assertThat(browser.get("/image/secret/app").statusCode()).isEqualTo(200);
+        assertThat(browser.get("/v2/secret/app/tags/list", "X-ZOT-API-CLIENT", "zot-ui").statusCode()).isEqualTo(200);
         try {
             writeUsers(HTPASSWD, List.of("root", "alice"));
             Thread.sleep(1_100); // the file is looked at once a second
-            HttpResponse<String> api = get("/v2/secret/app/tags/list", "X-ZOT-API-CLIENT", "zot-ui");
+            HttpResponse<String> api = browser.get("/v2/secret/app/tags/list", "X-ZOT-API-CLIENT", "zot-ui");
             assertThat(api.statusCode()).as("the session no longer proves anyone").isEqualTo(401);
-            HttpResponse<String> page = get("/image/secret/app");
+            HttpResponse<String> page = browser.get("/image/secret/app");
             assertThat(page.statusCode()).as("a guest is sent to sign in").isEqualTo(303);
             assertThat(page.headers().firstValue("Location").orElseThrow()).startsWith("/login");
         } finally {
             writeUsers(HTPASSWD, List.of("root", "alice", "leaver"));
             Thread.sleep(1_100);
         }
-        assertThat(get("/image/secret/app").statusCode()).as("the session was closed, not just ignored").isEqualTo(303);
+        assertThat(browser.get("/image/secret/app").statusCode()).as("the session was closed, not just ignored").isEqualTo(303);
     }
 
     @Test
     void aKeyExpiringBeyondAnyDateIsRefusedNotAFault() throws Exception {
         signIn("alice");
-        String token = csrf(get("/user/apikey"));
+        String token = PageClient.csrf(browser.get("/user/apikey"));
         for (String date : List.of("+999999999-12-31", "+10000-01-01")) {
-            HttpResponse<String> r = post("/user/apikey", Map.of("csrf", token, "action", "create", "label", "far",
+            HttpResponse<String> r = browser.post("/user/apikey", Map.of("csrf", token, "action", "create", "label", "far",
                     "expires", date, "once", date));
             assertThat(r.statusCode()).as(date).isEqualTo(400);
             assertThat(r.body()).contains("too far in the future");
@@ -193,40 +159,40 @@ class PagesHardeningTest {
     @Test
     void anotherSiteCannotSignPeopleOut() throws Exception {
         // A cross-site form arrives without the SameSite cookie: its answer must not clear the cookie either.
-        HttpResponse<String> cookieless = post("/zot/auth/logout", Map.of(), "Sec-Fetch-Site", "cross-site");
+        HttpResponse<String> cookieless = browser.post("/zot/auth/logout", Map.of(), "Sec-Fetch-Site", "cross-site");
         assertThat(cookieless.statusCode()).isEqualTo(403);
         assertThat(cookieless.headers().allValues("Set-Cookie")).isEmpty();
         signIn("alice");
-        HttpResponse<String> forged = post("/zot/auth/logout", Map.of(), "Sec-Fetch-Site", "cross-site");
+        HttpResponse<String> forged = browser.post("/zot/auth/logout", Map.of(), "Sec-Fetch-Site", "cross-site");
         assertThat(forged.statusCode()).isEqualTo(403);
-        HttpResponse<String> noHeader = post("/zot/auth/logout", Map.of());
+        HttpResponse<String> noHeader = browser.post("/zot/auth/logout", Map.of());
         assertThat(noHeader.statusCode()).isEqualTo(403);
-        assertThat(get("/user/apikey").statusCode()).as("still signed in").isEqualTo(200);
-        HttpResponse<String> ui = post("/zot/auth/logout", Map.of(), "X-ZOT-API-CLIENT", "zot-ui");
+        assertThat(browser.get("/user/apikey").statusCode()).as("still signed in").isEqualTo(200);
+        HttpResponse<String> ui = browser.post("/zot/auth/logout", Map.of(), "X-ZOT-API-CLIENT", "zot-ui");
         assertThat(ui.statusCode()).isEqualTo(200);
-        assertThat(get("/user/apikey").statusCode()).isEqualTo(303);
+        assertThat(browser.get("/user/apikey").statusCode()).isEqualTo(303);
     }
 
     @Test
     void theSignInFormTakesOnlyItsOwnToken() throws Exception {
-        HttpRequest planted = HttpRequest.newBuilder(BERTH.uri().resolve("/login"))
+        HttpRequest.Builder planted = HttpRequest.newBuilder(BERTH.uri().resolve("/login"))
                 .header("Content-Type", "application/x-www-form-urlencoded").header("Cookie", "berth_login=")
-                .POST(HttpRequest.BodyPublishers.ofString("csrf=&username=alice&password=alice-pw")).build();
-        HttpResponse<String> empty = browser.send(planted, HttpResponse.BodyHandlers.ofString());
+                .POST(HttpRequest.BodyPublishers.ofString("csrf=&username=alice&password=alice-pw"));
+        HttpResponse<String> empty = browser.send(planted);
         assertThat(empty.statusCode()).isEqualTo(403);
         assertThat(empty.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("session=") && !c.startsWith("session=;"));
 
-        HttpResponse<String> sibling = post("/login", Map.of("csrf", csrf(get("/login")), "username", "alice",
+        HttpResponse<String> sibling = browser.post("/login", Map.of("csrf", PageClient.csrf(browser.get("/login")), "username", "alice",
                 "password", "alice-pw"), "Sec-Fetch-Site", "same-site");
         assertThat(sibling.statusCode()).as("a sibling subdomain's form").isEqualTo(403);
-        HttpResponse<String> own = post("/login", Map.of("csrf", csrf(get("/login")), "username", "alice",
+        HttpResponse<String> own = browser.post("/login", Map.of("csrf", PageClient.csrf(browser.get("/login")), "username", "alice",
                 "password", "alice-pw"), "Sec-Fetch-Site", "same-origin");
         assertThat(own.statusCode()).isEqualTo(303);
     }
 
     @Test
     void errorsThatQuoteTheRequestAreNeverSniffed() throws Exception {
-        HttpResponse<String> r = get("/zot/auth/login?provider=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+        HttpResponse<String> r = browser.get("/zot/auth/login?provider=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
         assertThat(r.statusCode()).isGreaterThanOrEqualTo(400);
         assertThat(r.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
     }
@@ -242,74 +208,74 @@ class PagesHardeningTest {
     @Test
     void reloadingAfterGeneratingAKeyMakesNoSecondOne() throws Exception {
         signIn("alice");
-        HttpResponse<String> page = get("/user/apikey");
-        Map<String, String> form = Map.of("csrf", csrf(page), "once", once(page), "action", "create", "label", "ci");
-        assertThat(post("/user/apikey", form).statusCode()).isEqualTo(201);
-        HttpResponse<String> again = post("/user/apikey", form);
+        HttpResponse<String> page = browser.get("/user/apikey");
+        Map<String, String> form = Map.of("csrf", PageClient.csrf(page), "once", once(page), "action", "create", "label", "ci");
+        assertThat(browser.post("/user/apikey", form).statusCode()).isEqualTo(201);
+        HttpResponse<String> again = browser.post("/user/apikey", form);
         assertThat(again.statusCode()).isEqualTo(409);
         assertThat(again.body()).contains("sent already").doesNotContainPattern("zak_[0-9a-f]{32}");
         assertThat(BERTH.client().as("alice", "alice-pw").get("/zot/auth/apikey").json().path("apiKeys").size()).isEqualTo(1);
 
-        HttpResponse<String> unlabelled = post("/user/apikey", Map.of("csrf", csrf(again), "once", once(again),
+        HttpResponse<String> unlabelled = browser.post("/user/apikey", Map.of("csrf", PageClient.csrf(again), "once", once(again),
                 "action", "create", "label", " "));
         assertThat(unlabelled.statusCode()).isEqualTo(400);
         assertThat(unlabelled.body()).contains("Give the key a label");
-        HttpResponse<String> past = post("/user/apikey", Map.of("csrf", csrf(again), "once", "past",
+        HttpResponse<String> past = browser.post("/user/apikey", Map.of("csrf", PageClient.csrf(again), "once", "past",
                 "action", "create", "label", "old", "expires", "2001-01-01"));
         assertThat(past.body()).as("the form's words, not the API's").contains("the expiry date must be in the future");
-        assertThat(post("/user/apikey", Map.of("action", "revoke-all", "csrf", csrf(again))).statusCode()).isEqualTo(303);
+        assertThat(browser.post("/user/apikey", Map.of("action", "revoke-all", "csrf", PageClient.csrf(again))).statusCode()).isEqualTo(303);
     }
 
     @Test
     void aFormFromAnotherOriginIsRefusedEvenWithItsToken() throws Exception {
         signIn("alice");
-        HttpResponse<String> page = get("/user/apikey");
-        Map<String, String> form = Map.of("csrf", csrf(page), "once", once(page), "action", "create", "label", "x");
-        assertThat(post("/user/apikey", form, "Origin", "https://evil.example").statusCode()).isEqualTo(403);
-        assertThat(post("/user/apikey", form, "Origin", "null").statusCode()).isEqualTo(403);
-        assertThat(post("/user/apikey", form, "Origin", "http://" + BERTH.hostPort() + ".evil.example").statusCode())
+        HttpResponse<String> page = browser.get("/user/apikey");
+        Map<String, String> form = Map.of("csrf", PageClient.csrf(page), "once", once(page), "action", "create", "label", "x");
+        assertThat(browser.post("/user/apikey", form, "Origin", "https://evil.example").statusCode()).isEqualTo(403);
+        assertThat(browser.post("/user/apikey", form, "Origin", "null").statusCode()).isEqualTo(403);
+        assertThat(browser.post("/user/apikey", form, "Origin", "http://" + BERTH.hostPort() + ".evil.example").statusCode())
                 .isEqualTo(403);
         // Behind a proxy that ends TLS the browser says https while the request arrives as http: the host decides.
         String own = "https://" + BERTH.hostPort();
-        assertThat(post("/user/apikey", form, "Origin", own).statusCode()).isEqualTo(201);
-        assertThat(post("/user/apikey", Map.of("action", "revoke-all", "csrf", csrf(page))).statusCode()).isEqualTo(303);
+        assertThat(browser.post("/user/apikey", form, "Origin", own).statusCode()).isEqualTo(201);
+        assertThat(browser.post("/user/apikey", Map.of("action", "revoke-all", "csrf", PageClient.csrf(page))).statusCode()).isEqualTo(303);
     }
 
     @Test
     void signingInLeadsBackToTheVeryPageAskedFor() throws Exception {
         BERTH.client().as("root", "root-pw").push("secret/app", "prod", TestImages.image(1, 10));
-        HttpResponse<String> asked = get("/image/secret/app?tag=prod");
+        HttpResponse<String> asked = browser.get("/image/secret/app?tag=prod");
         assertThat(asked.statusCode()).isEqualTo(303);
         String location = asked.headers().firstValue("Location").orElseThrow();
         assertThat(java.net.URLDecoder.decode(location, StandardCharsets.UTF_8)).isEqualTo("/login?next=/image/secret/app?tag=prod");
-        HttpResponse<String> login = get(location);
-        HttpResponse<String> done = post("/login", Map.of("csrf", csrf(login), "username", "leaver",
+        HttpResponse<String> login = browser.get(location);
+        HttpResponse<String> done = browser.post("/login", Map.of("csrf", PageClient.csrf(login), "username", "leaver",
                 "password", "leaver-pw", "next", "/image/secret/app?tag=prod"));
         assertThat(done.headers().firstValue("Location")).hasValue("/image/secret/app?tag=prod");
     }
 
     @Test
     void browsersGetPagesWhereThereIsNothing() throws Exception {
-        HttpResponse<String> page = get("/favicon.ico", "Accept", "text/html,*/*");
+        HttpResponse<String> page = browser.get("/favicon.ico", "Accept", "text/html,*/*");
         assertThat(page.statusCode()).isEqualTo(404);
         assertThat(page.headers().firstValue("Content-Type").orElseThrow()).startsWith("text/html");
-        HttpResponse<String> api = get("/v2/nothing/here/at/all", "Accept", "text/html");
+        HttpResponse<String> api = browser.get("/v2/nothing/here/at/all", "Accept", "text/html");
         assertThat(api.statusCode()).isEqualTo(404);
         assertThat(api.headers().firstValue("Content-Type").orElseThrow()).as("the API answers in JSON").startsWith("application/json");
-        assertThat(get("/image/").headers().firstValue("Location")).hasValue("/explore");
+        assertThat(browser.get("/image/").headers().firstValue("Location")).hasValue("/explore");
         BERTH.client().as("root", "root-pw").push("team/slash", "v1", TestImages.image(1, 10));
-        assertThat(get("/image/team/slash/").statusCode()).isEqualTo(200);
+        assertThat(browser.get("/image/team/slash/").statusCode()).isEqualTo(200);
     }
 
     @Test
     void aNewPasswordEndsTheSessionsOpenedWithTheOldOne() throws Exception {
         signIn("alice");
-        assertThat(get("/user/apikey").statusCode()).isEqualTo(200);
+        assertThat(browser.get("/user/apikey").statusCode()).isEqualTo(200);
         writeUsers(HTPASSWD, List.of("root", "alice", "leaver")); // every entry gets a new hash
         Thread.sleep(1_100); // the file is looked at once a second
-        assertThat(get("/user/apikey").statusCode()).as("signed out").isEqualTo(303);
+        assertThat(browser.get("/user/apikey").statusCode()).as("signed out").isEqualTo(303);
         signIn("alice");
-        assertThat(get("/user/apikey").statusCode()).as("a new sign-in works").isEqualTo(200);
+        assertThat(browser.get("/user/apikey").statusCode()).as("a new sign-in works").isEqualTo(200);
     }
 
     @Test

@@ -14,11 +14,6 @@ import dev.berth.testing.TestBerth;
 import dev.berth.testing.TestImages;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.CookieManager;
-import java.net.CookiePolicy;
-import java.net.URI;
-import java.net.URLEncoder;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -29,9 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,7 +32,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class PagesTest {
     private static final Set<String> ALL = Set.of("read", "create", "update", "delete");
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
-    private static final Pattern CSRF = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"");
 
     @RegisterExtension
     static final TestBerth BERTH = new TestBerth(c -> {
@@ -55,7 +46,7 @@ class PagesTest {
         return c.withHttp(c.http().withAccess(auth, accessControl));
     });
 
-    private HttpClient browser;
+    private PageClient browser;
 
     private static Path htpasswd() {
         try {
@@ -75,38 +66,11 @@ class PagesTest {
 
     @BeforeEach
     void freshBrowser() {
-        browser = HttpClient.newBuilder().cookieHandler(new CookieManager(null, CookiePolicy.ACCEPT_ALL))
-                .followRedirects(HttpClient.Redirect.NEVER).build();
-    }
-
-    private HttpResponse<String> get(String path) throws Exception {
-        return browser.send(HttpRequest.newBuilder(BERTH.uri().resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private HttpResponse<String> post(String path, Map<String, String> form, String... headers) throws Exception {
-        String body = form.entrySet().stream().map(e -> URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8) + "="
-                + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8)).collect(Collectors.joining("&"));
-        HttpRequest.Builder b = HttpRequest.newBuilder(BERTH.uri().resolve(path))
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .POST(HttpRequest.BodyPublishers.ofString(body));
-        for (int i = 0; i < headers.length; i += 2) {
-            b.header(headers[i], headers[i + 1]);
-        }
-        return browser.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static String csrf(HttpResponse<String> page) {
-        Matcher m = CSRF.matcher(page.body());
-        assertThat(m.find()).as("a form with a token in %s", page.body()).isTrue();
-        return m.group(1);
+        browser = new PageClient(BERTH.uri());
     }
 
     private HttpResponse<String> signIn(String user) throws Exception {
-        HttpResponse<String> login = get("/login");
-        HttpResponse<String> done = post("/login", Map.of("csrf", csrf(login), "username", user,
-                "password", user + "-pw", "next", "/user/apikey"));
-        assertThat(done.statusCode()).as(done.body()).isEqualTo(303);
-        return done;
+        return browser.signIn(user, "/user/apikey");
     }
 
     private int keys(String user) {
@@ -115,7 +79,7 @@ class PagesTest {
 
     @Test
     void signingInSetsASafeSessionCookieAndGoesWhereTheUserWasGoing() throws Exception {
-        HttpResponse<String> login = get("/login");
+        HttpResponse<String> login = browser.get("/login");
         assertThat(login.statusCode()).isEqualTo(200);
         assertThat(login.headers().firstValue("Content-Security-Policy").orElseThrow())
                 .contains("default-src 'none'").contains("script-src 'self'").contains("frame-ancestors 'none'")
@@ -123,28 +87,28 @@ class PagesTest {
         assertThat(login.headers().firstValue("X-Frame-Options")).hasValue("DENY");
         assertThat(login.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
         assertThat(login.headers().firstValue("Cache-Control")).hasValue("no-store");
-        String token = csrf(login);
+        String token = PageClient.csrf(login);
 
-        HttpResponse<String> forged = post("/login", Map.of("csrf", "forged", "username", "alice", "password", "alice-pw"));
+        HttpResponse<String> forged = browser.post("/login", Map.of("csrf", "forged", "username", "alice", "password", "alice-pw"));
         assertThat(forged.statusCode()).isEqualTo(403);
         assertThat(forged.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("session=") && !c.startsWith("session=;"));
 
-        assertThat(token).isNotEqualTo(csrf(forged)).as("each form gets a token of its own");
-        HttpResponse<String> wrong = post("/login", Map.of("csrf", csrf(forged), "username", "alice", "password", "nope"));
+        assertThat(token).isNotEqualTo(PageClient.csrf(forged)).as("each form gets a token of its own");
+        HttpResponse<String> wrong = browser.post("/login", Map.of("csrf", PageClient.csrf(forged), "username", "alice", "password", "nope"));
         assertThat(wrong.statusCode()).isEqualTo(401);
         assertThat(wrong.body()).contains("Wrong username or password").doesNotContain("nope");
 
-        HttpResponse<String> done = post("/login", Map.of("csrf", csrf(wrong), "username", "alice", "password", "alice-pw",
+        HttpResponse<String> done = browser.post("/login", Map.of("csrf", PageClient.csrf(wrong), "username", "alice", "password", "alice-pw",
                 "next", "//evil.example.com/x"));
         assertThat(done.statusCode()).isEqualTo(303);
         assertThat(done.headers().firstValue("Location")).as("never to another site").hasValue("/explore");
         String cookie = done.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith("session=")).findFirst()
                 .orElseThrow();
         assertThat(cookie).contains("HttpOnly").containsIgnoringCase("SameSite=Lax").contains("Path=/");
-        assertThat(get("/user/apikey").statusCode()).isEqualTo(200);
+        assertThat(browser.get("/user/apikey").statusCode()).isEqualTo(200);
 
         freshBrowser();
-        HttpResponse<String> key = post("/login", Map.of("csrf", csrf(get("/login")), "username", "alice",
+        HttpResponse<String> key = browser.post("/login", Map.of("csrf", PageClient.csrf(browser.get("/login")), "username", "alice",
                 "password", "zak_0123456789abcdef0123456789abcdef"));
         assertThat(key.statusCode()).as("an API key does not open a browser session").isEqualTo(401);
     }
@@ -153,32 +117,32 @@ class PagesTest {
     void formsWithoutThePagesTokenChangeNothing() throws Exception {
         signIn("bob");
         int before = keys("bob");
-        HttpResponse<String> page = get("/user/apikey");
+        HttpResponse<String> page = browser.get("/user/apikey");
         assertThat(page.headers().firstValue("Cache-Control")).hasValue("no-store");
-        String token = csrf(page);
+        String token = PageClient.csrf(page);
 
-        assertThat(post("/user/apikey", Map.of("action", "create", "label", "x")).statusCode()).isEqualTo(403);
-        assertThat(post("/user/apikey", Map.of("action", "create", "label", "x", "csrf", "guess")).statusCode()).isEqualTo(403);
-        assertThat(post("/user/apikey", Map.of("action", "create", "label", "x", "csrf", token),
+        assertThat(browser.post("/user/apikey", Map.of("action", "create", "label", "x")).statusCode()).isEqualTo(403);
+        assertThat(browser.post("/user/apikey", Map.of("action", "create", "label", "x", "csrf", "guess")).statusCode()).isEqualTo(403);
+        assertThat(browser.post("/user/apikey", Map.of("action", "create", "label", "x", "csrf", token),
                 "Sec-Fetch-Site", "cross-site").statusCode()).as("another site's form").isEqualTo(403);
         assertThat(keys("bob")).isEqualTo(before);
 
-        HttpResponse<String> created = post("/user/apikey", Map.of("action", "create", "label", "<script>alert(1)</script>",
+        HttpResponse<String> created = browser.post("/user/apikey", Map.of("action", "create", "label", "<script>alert(1)</script>",
                 "csrf", token, "expires", "", "once", "first"));
         assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         assertThat(created.body()).contains("&lt;script&gt;alert(1)&lt;/script&gt;").doesNotContain("<script>alert");
         assertThat(keys("bob")).isEqualTo(before + 1);
 
-        HttpResponse<String> badDate = post("/user/apikey", Map.of("action", "create", "label", "y", "csrf", token,
+        HttpResponse<String> badDate = browser.post("/user/apikey", Map.of("action", "create", "label", "y", "csrf", token,
                 "expires", "next tuesday", "once", "second"));
         assertThat(badDate.statusCode()).isEqualTo(400);
         assertThat(badDate.body()).contains("must be a date");
-        assertThat(post("/user/apikey", Map.of("action", "revoke-all", "csrf", token)).statusCode()).isEqualTo(303);
+        assertThat(browser.post("/user/apikey", Map.of("action", "revoke-all", "csrf", token)).statusCode()).isEqualTo(303);
         assertThat(keys("bob")).isZero();
 
-        assertThat(post("/logout", Map.of()).statusCode()).as("signing out needs the token too").isEqualTo(403);
-        assertThat(post("/logout", Map.of("csrf", token)).statusCode()).isEqualTo(303);
-        assertThat(get("/user/apikey").headers().firstValue("Location").orElseThrow()).startsWith("/login");
+        assertThat(browser.post("/logout", Map.of()).statusCode()).as("signing out needs the token too").isEqualTo(403);
+        assertThat(browser.post("/logout", Map.of("csrf", token)).statusCode()).isEqualTo(303);
+        assertThat(browser.get("/user/apikey").headers().firstValue("Location").orElseThrow()).startsWith("/login");
     }
 
     @Test
@@ -187,26 +151,26 @@ class PagesTest {
         root.push("private/secret", "v1", TestImages.image(1, 100));
         root.push("public/tool", "v1", TestImages.image(1, 100));
 
-        HttpResponse<String> guest = get("/explore");
+        HttpResponse<String> guest = browser.get("/explore");
         assertThat(guest.body()).contains("public/tool").doesNotContain("private/secret");
-        assertThat(get("/image/private/secret").headers().firstValue("Location").orElseThrow())
+        assertThat(browser.get("/image/private/secret").headers().firstValue("Location").orElseThrow())
                 .as("a guest is asked to sign in").startsWith("/login?next=");
 
         signIn("bob");
-        assertThat(get("/explore").body()).doesNotContain("private/secret");
-        HttpResponse<String> denied = get("/image/private/secret");
-        HttpResponse<String> missing = get("/image/private/nothing");
+        assertThat(browser.get("/explore").body()).doesNotContain("private/secret");
+        HttpResponse<String> denied = browser.get("/image/private/secret");
+        HttpResponse<String> missing = browser.get("/image/private/nothing");
         assertThat(denied.statusCode()).isEqualTo(404);
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(denied.body().replace("secret", "nothing")).as("no hint that it exists").isEqualTo(missing.body());
 
         freshBrowser();
         signIn("alice");
-        assertThat(get("/explore").body()).contains("private/secret");
-        assertThat(get("/image/private/secret?tag=v1").statusCode()).isEqualTo(200);
-        assertThat(get("/image/private/secret?tag=nope").statusCode()).isEqualTo(404);
-        assertThat(get("/image/private/secret?digest=sha256:zz").statusCode()).isEqualTo(404);
-        assertThat(get("/image/..%2F..%2Fetc").statusCode()).isBetween(400, 404);
+        assertThat(browser.get("/explore").body()).contains("private/secret");
+        assertThat(browser.get("/image/private/secret?tag=v1").statusCode()).isEqualTo(200);
+        assertThat(browser.get("/image/private/secret?tag=nope").statusCode()).isEqualTo(404);
+        assertThat(browser.get("/image/private/secret?digest=sha256:zz").statusCode()).isEqualTo(404);
+        assertThat(browser.get("/image/..%2F..%2Fetc").statusCode()).isBetween(400, 404);
     }
 
     @Test
@@ -225,7 +189,7 @@ class PagesTest {
         manifest.putArray("layers");
         byte[] manifestBytes = TestImages.bytes(manifest);
         dev.berth.oci.Digest marked = root.pushManifest("team/marked", "v1", MediaTypes.OCI_MANIFEST, manifestBytes);
-        HttpResponse<String> page = get("/image/team/marked?tag=v1");
+        HttpResponse<String> page = browser.get("/image/team/marked?tag=v1");
         assertThat(page.statusCode()).isEqualTo(200);
         assertThat(page.body()).contains("&lt;img src=x onerror=alert(1)&gt;").doesNotContain("<img src=x")
                 .contains("&lt;b&gt;bold&lt;/b&gt;").contains(marked.toString()).contains("linux/arm64")
@@ -237,12 +201,12 @@ class PagesTest {
         root.push("team/multi", arm.digest().toString(), arm);
         TestImages.Image index = TestImages.index(MediaTypes.OCI_INDEX, List.of(amd, arm), List.of("amd64", "arm64"));
         root.push("team/multi", "latest", index);
-        HttpResponse<String> tags = get("/image/team/multi");
+        HttpResponse<String> tags = browser.get("/image/team/multi");
         assertThat(tags.body()).contains("OCI index").contains("linux/amd64, linux/arm64");
         long indexBytes = index.manifest().length + amd.manifest().length + arm.manifest().length
                 + amd.blobs().stream().mapToLong(b -> b.length).sum() + arm.blobs().stream().mapToLong(b -> b.length).sum();
         assertThat(tags.body()).as("an index tag has the size of all its platforms").contains("title=\"" + indexBytes + " bytes\"");
-        HttpResponse<String> indexPage = get("/image/team/multi?tag=latest");
+        HttpResponse<String> indexPage = browser.get("/image/team/multi?tag=latest");
         assertThat(indexPage.body()).contains("Platforms").contains("?digest=" + amd.digest());
     }
 
@@ -253,11 +217,11 @@ class PagesTest {
         TestImages.Image second = TestImages.image(1, 41);
         root.push("team/moved", "v1", first);
         root.push("team/moved", "v1", second);
-        HttpResponse<String> page = get("/image/team/moved");
+        HttpResponse<String> page = browser.get("/image/team/moved");
         assertThat(page.body()).contains("Untagged").contains("?digest=" + first.digest());
-        HttpResponse<String> old = get("/image/team/moved?digest=" + first.digest());
+        HttpResponse<String> old = browser.get("/image/team/moved?digest=" + first.digest());
         assertThat(old.body()).contains("data-testid=\"tags\"><span class=\"muted\">none</span>");
-        HttpResponse<String> current = get("/image/team/moved?digest=" + second.digest());
+        HttpResponse<String> current = browser.get("/image/team/moved?digest=" + second.digest());
         assertThat(current.body()).contains("href=\"/image/team/moved?tag=v1\">v1</a>");
     }
 
@@ -270,18 +234,18 @@ class PagesTest {
             assertThat(root.put("/v2/team/many/manifests/" + String.format("t%04d", i), image.manifest(),
                     "Content-Type", MediaTypes.OCI_MANIFEST).status()).isEqualTo(201);
         }
-        HttpResponse<String> first = get("/image/team/many");
+        HttpResponse<String> first = browser.get("/image/team/many");
         assertThat(first.body()).contains("1000 tags").contains(">t0000<").contains(">t0099<").doesNotContain(">t0100<")
                 .contains("?after=t0099");
-        HttpResponse<String> second = get("/image/team/many?after=t0099");
+        HttpResponse<String> second = browser.get("/image/team/many?after=t0099");
         assertThat(second.body()).contains(">t0100<").contains(">t0199<").doesNotContain(">t0099<");
-        HttpResponse<String> last = get("/image/team/many?after=t0899");
+        HttpResponse<String> last = browser.get("/image/team/many?after=t0899");
         assertThat(last.body()).contains(">t0999<").doesNotContain("rel=\"next\"");
         // A figure, not an assertion: how long a page of this repository takes (see bench/ for the targets).
         long best = Long.MAX_VALUE;
         for (int i = 0; i < 20; i++) {
             long start = System.nanoTime();
-            get("/image/team/many?after=t0500");
+            browser.get("/image/team/many?after=t0500");
             best = Math.min(best, System.nanoTime() - start);
         }
         System.out.printf("tags page of a 1000-tag repository: best of 20 = %.1f ms%n", best / 1e6);
