@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.eclipse.jetty.http.HttpCookie;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 
@@ -78,9 +77,7 @@ final class AuthHandler {
             throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "unknown login provider: " + provider);
         }
         OidcLogin.Start start = access.oidc().start(provider, redirectUri(ex, provider), returnTo(ex.query("callback_ui")));
-        HttpCookie state = HttpCookie.build(STATE_COOKIE, start.state()).path(CALLBACK).httpOnly(true)
-                .secure(secureCookies()).sameSite(HttpCookie.SameSite.LAX).maxAge(600).build();
-        Response.addCookie(ex.response(), state);
+        Response.addCookie(ex.response(), cookies.lax(STATE_COOKIE, start.state(), CALLBACK, Duration.ofMinutes(10)));
         ex.header("Location", start.authorizationUrl().toString()).header("Cache-Control", "no-store");
         ex.send(302);
     }
@@ -95,12 +92,7 @@ final class AuthHandler {
             throw RegistryException.of(ErrorCode.UNAUTHORIZED, 401, "the provider refused the sign-in: "
                     + printable(ex.query("error")));
         }
-        String cookieState = null;
-        for (HttpCookie cookie : Request.getCookies(ex.request())) {
-            if (STATE_COOKIE.equals(cookie.getName())) {
-                cookieState = cookie.getValue();
-            }
-        }
+        String cookieState = Cookies.read(ex.request(), STATE_COOKIE);
         OidcLogin.SignedIn signedIn;
         try {
             signedIn = access.oidc().finish(provider, redirectUri(ex, provider), ex.query("state"), ex.query("code"), cookieState);
@@ -111,9 +103,8 @@ final class AuthHandler {
         access.authenticator().rememberProviderSignIn(signedIn.username(), signedIn.groups());
         Sessions.Opened session = access.sessions().open(signedIn.username(), Identity.Account.OIDC, provider,
                 signedIn.groups());
-        Response.addCookie(ex.response(), sessionCookie(session.token(), access.sessions().ttl()));
-        Response.addCookie(ex.response(), HttpCookie.build(STATE_COOKIE, "").path(CALLBACK).httpOnly(true)
-                .secure(secureCookies()).maxAge(0).build());
+        Response.addCookie(ex.response(), cookies.session(session.token(), access.sessions().ttl()));
+        Response.addCookie(ex.response(), cookies.lax(STATE_COOKIE, "", CALLBACK, Duration.ZERO));
         ex.header("Cache-Control", "no-store");
         if (signedIn.returnTo() != null) {
             ex.header("Location", signedIn.returnTo());
@@ -127,17 +118,12 @@ final class AuthHandler {
         // Like every use of a browser session on these endpoints: zot's UI header, which another site's form cannot
         // send, so that no page elsewhere can sign people out. Asked of every call: a cross-site form arrives
         // without the (SameSite) cookie, and even then must not get an answer that clears it.
-        if (!"zot-ui".equals(ex.header(Gate.UI_CLIENT_HEADER)) || "cross-site".equals(ex.header("Sec-Fetch-Site"))) {
+        if (!Gate.fromZotUi(ex) || "cross-site".equals(ex.header("Sec-Fetch-Site"))) {
             throw RegistryException.of(ErrorCode.DENIED, 403, "signing out needs the header "
                     + Gate.UI_CLIENT_HEADER + ": zot-ui (or the sign-out button of Berth's pages)");
         }
         Map<String, Object> body = new LinkedHashMap<>();
-        String token = null;
-        for (HttpCookie cookie : Request.getCookies(ex.request())) {
-            if (Gate.SESSION_COOKIE.equals(cookie.getName())) {
-                token = cookie.getValue();
-            }
-        }
+        String token = Cookies.read(ex.request(), Gate.SESSION_COOKIE);
         if (token != null) {
             access.sessions().find(token).ifPresent(session -> {
                 if (session.provider() != null) {
@@ -147,7 +133,7 @@ final class AuthHandler {
             });
             access.sessions().close(token);
         }
-        Response.addCookie(ex.response(), sessionCookie("", Duration.ZERO));
+        Response.addCookie(ex.response(), cookies.session("", Duration.ZERO));
         ex.header("Cache-Control", "no-store");
         ex.sendJson(200, body);
     }
@@ -288,14 +274,6 @@ final class AuthHandler {
     }
 
     // --- helpers ---------------------------------------------------------------------------------------------
-
-    private HttpCookie sessionCookie(String value, Duration maxAge) {
-        return cookies.session(value, maxAge);
-    }
-
-    private boolean secureCookies() {
-        return cookies.secure();
-    }
 
     private URI redirectUri(Exchange ex, String provider) {
         return origin(ex).resolve(CALLBACK + provider);

@@ -20,7 +20,12 @@ final class Cookies {
 
     /** The browser session's cookie; an empty value with a zero age removes it. */
     HttpCookie session(String value, Duration maxAge) {
-        return HttpCookie.build(Gate.SESSION_COOKIE, value).path("/").httpOnly(true).secure(secure())
+        return lax(Gate.SESSION_COOKIE, value, "/", maxAge);
+    }
+
+    /** A cookie for one path that top-level navigations from elsewhere carry too (an IdP's redirect back). */
+    HttpCookie lax(String name, String value, String path, Duration maxAge) {
+        return HttpCookie.build(name, value).path(path).httpOnly(true).secure(secure())
                 .sameSite(HttpCookie.SameSite.LAX).maxAge(maxAge.toSeconds()).build();
     }
 

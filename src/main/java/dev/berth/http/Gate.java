@@ -10,7 +10,6 @@ import dev.berth.registry.TagPolicy;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
-import org.eclipse.jetty.http.HttpCookie;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Request;
 
@@ -40,22 +39,22 @@ final class Gate {
             return Identity.ANONYMOUS;
         }
         try {
-            return access.authenticator().identify(credentials(ex, "zot-ui".equals(ex.header(UI_CLIENT_HEADER))));
+            return access.authenticator().identify(credentials(ex, fromZotUi(ex)));
         } catch (RegistryException e) {
             delay();
             throw e.withHeader("WWW-Authenticate", challenge());
         }
     }
 
+    /** zot's header for its UI's API calls: a browser session counts on the API only with it (no form can send it). */
+    static boolean fromZotUi(Exchange ex) {
+        return "zot-ui".equals(ex.header(UI_CLIENT_HEADER));
+    }
+
     static Credentials credentials(Exchange ex, boolean sessionAllowed) {
         Request request = ex.request();
         List<String> authorization = request.getHeaders().getValuesList("Authorization");
-        String session = null;
-        for (HttpCookie cookie : Request.getCookies(request)) {
-            if (SESSION_COOKIE.equals(cookie.getName())) {
-                session = cookie.getValue();
-            }
-        }
+        String session = Cookies.read(request, SESSION_COOKIE);
         X509Certificate[] certificates = null;
         if (request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE) instanceof EndPoint.SslSessionData tls) {
             certificates = tls.peerCertificates();

@@ -7,6 +7,7 @@ import dev.berth.access.Action;
 import dev.berth.access.Credentials;
 import dev.berth.access.Identity;
 import dev.berth.access.Sessions;
+import dev.berth.access.Tokens;
 import dev.berth.config.AuthConfig;
 import dev.berth.meta.AccessStore;
 import dev.berth.meta.ManifestRecord;
@@ -31,7 +32,6 @@ import java.net.URLEncoder;
 import java.nio.channels.Channels;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -113,21 +113,21 @@ final class PagesHandler {
         try {
             switch (path) {
                 case "/" -> {
-                    only(ex, "GET");
+                    Router.allow(ex, "GET");
                     redirect(ex, "/explore");
                 }
                 case "/explore" -> {
-                    only(ex, "GET");
+                    Router.allow(ex, "GET");
                     explore(ex, visitor);
                 }
                 case "/login" -> login(ex, visitor);
                 case "/logout" -> {
-                    only(ex, "POST");
+                    Router.allow(ex, "POST");
                     logout(ex, visitor);
                 }
                 case "/user/apikey" -> apiKeys(ex, visitor);
                 default -> {
-                    only(ex, "GET");
+                    Router.allow(ex, "GET");
                     image(ex, visitor, path.substring("/image/".length()));
                 }
             }
@@ -175,14 +175,17 @@ final class PagesHandler {
     // --- browsing --------------------------------------------------------------------------------------------
 
     private void explore(Exchange ex, Visitor visitor) {
+        if (!visitor.signedIn() && signInPossible() && !access.policy().anonymousReadable()) {
+            // Nothing is open to guests: the first thing they need is the way in.
+            redirect(ex, "/login?next=" + encode("/explore"));
+            return;
+        }
         String query = trimmed(ex.query("q"), 200);
+        String wanted = query.toLowerCase(Locale.ROOT);
         List<Views.RepositoryRow> rows = new ArrayList<>();
         boolean more = false;
         for (MetadataStore.RepositorySummary r : registry.listings().summaries()) {
-            if (!query.isEmpty() && !r.name().contains(query.toLowerCase(Locale.ROOT))) {
-                continue;
-            }
-            if (!gate.may(visitor.identity(), r.name(), Action.READ)) {
+            if (!r.name().contains(wanted) || !gate.may(visitor.identity(), r.name(), Action.READ)) {
                 continue;
             }
             if (rows.size() == REPOSITORIES_SHOWN) {
@@ -190,11 +193,6 @@ final class PagesHandler {
                 break;
             }
             rows.add(new Views.RepositoryRow(r.name(), r.tags(), r.size(), r.lastPush(), upstream(r.name())));
-        }
-        if (!visitor.signedIn() && signInPossible() && !access.policy().anonymousReadable()) {
-            // Nothing is open to guests: the first thing they need is the way in.
-            redirect(ex, "/login?next=" + encode("/explore"));
-            return;
         }
         render(ex, 200, "explore", chrome(visitor, "Repositories", "explore"),
                 new Views.Explore(query, rows, more, clock.instant()));
@@ -359,7 +357,7 @@ final class PagesHandler {
     // --- signing in and out ----------------------------------------------------------------------------------
 
     private void login(Exchange ex, Visitor visitor) {
-        only(ex, "GET", "POST");
+        Router.allow(ex, "GET", "POST");
         String next = localPath(ex.method().equals("POST") ? null : ex.query("next"));
         if (ex.method().equals("GET")) {
             if (visitor.signedIn()) {
@@ -401,7 +399,7 @@ final class PagesHandler {
                     "/zot/auth/login?provider=" + encode(key) + "&callback_ui=" + encode(next))));
             passwords = config.htpasswd() != null || config.ldap() != null;
         }
-        String token = dev.berth.access.Tokens.random(LOGIN_TOKEN_BYTES);
+        String token = Tokens.random(LOGIN_TOKEN_BYTES);
         Response.addCookie(ex.response(), cookies.strict(LOGIN_COOKIE, token, "/login", Duration.ofHours(1)));
         boolean guests = !access.enabled() || access.policy().anonymousReadable();
         render(ex, status, "login", chrome(visitor, "Sign in", "login"),
@@ -435,7 +433,7 @@ final class PagesHandler {
     // --- API keys --------------------------------------------------------------------------------------------
 
     private void apiKeys(Exchange ex, Visitor visitor) {
-        only(ex, "GET", "POST");
+        Router.allow(ex, "GET", "POST");
         if (!access.enabled() || !access.config().apiKeys()) {
             throw notFound("API keys are not enabled on this registry (http.auth.apikey).");
         }
@@ -517,7 +515,7 @@ final class PagesHandler {
         render(ex, status, "apikeys", chrome(visitor, "API keys", "apikey"),
                 new Views.ApiKeys(owner, rows, secret, secretLabel, error, suggested.toString(),
                         latest == null ? null : latest.toString(), today.plusDays(1).toString(),
-                        dev.berth.access.Tokens.random(16)));
+                        Tokens.random(16)));
     }
 
     /** A date from the form: the key expires as that day begins (UTC); empty means never (where allowed). */
@@ -602,8 +600,7 @@ final class PagesHandler {
     }
 
     private static boolean same(String expected, String given) {
-        return given != null && MessageDigest.isEqual(expected.getBytes(StandardCharsets.UTF_8),
-                given.getBytes(StandardCharsets.UTF_8));
+        return given != null && Tokens.constantTimeEquals(expected, given);
     }
 
     /** A path on this registry to go to after signing in; anything else (another site) means the home page. */
@@ -641,7 +638,7 @@ final class PagesHandler {
     }
 
     private void asset(Exchange ex, String name) throws IOException {
-        only(ex, "GET");
+        Router.allow(ex, "GET");
         String type = ASSETS.get(name);
         if (type == null) {
             throw RegistryException.of(ErrorCode.UNSUPPORTED, 404, "no such file");
@@ -656,16 +653,6 @@ final class PagesHandler {
 
     private static RegistryException notFound(String message) {
         return RegistryException.of(ErrorCode.NAME_UNKNOWN, 404, message);
-    }
-
-    private static void only(Exchange ex, String... methods) {
-        for (String m : methods) {
-            if (m.equals(ex.method()) || (m.equals("GET") && ex.isHead())) {
-                return;
-            }
-        }
-        throw RegistryException.of(ErrorCode.UNSUPPORTED, 405, "method " + ex.method() + " not allowed here")
-                .withHeader("Allow", String.join(", ", methods));
     }
 
     private static String trimmed(String value, int max) {

@@ -308,7 +308,7 @@ public final class Router extends Handler.Abstract {
     }
 
     /** A HEAD is allowed wherever GET is; anything not listed is a 405 that says what is allowed. */
-    private static void allow(Exchange ex, String... methods) {
+    static void allow(Exchange ex, String... methods) {
         String method = ex.method();
         Set<String> allowed = Set.of(methods);
         if (allowed.contains(method) || (method.equals("HEAD") && allowed.contains("GET"))) {

@@ -32,6 +32,11 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     private static final String MANIFEST_COLUMNS =
             "repository, digest, media_type, size, artifact_type, subject, annotations, pushed_at";
 
+    /** The bytes of the blobs a manifest lists, for a row aliased %1$s with repository and digest columns. */
+    private static final String BLOB_BYTES = "(SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r"
+            + " JOIN blobs b ON b.digest = r.target"
+            + " WHERE r.repository = %1$s.repository AND r.manifest = %1$s.digest AND r.kind = 'BLOB')";
+
     private final Database db;
     private final Clock clock;
 
@@ -257,9 +262,7 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     @Override
     public List<TagSummary> tagSummaries(String repository, String after, int limit) {
         String sql = "SELECT m.repository, m.digest, m.media_type, m.size, m.artifact_type, m.subject, m.annotations,"
-                + " m.pushed_at, t.name, t.updated_at,"
-                + " (SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r JOIN blobs b ON b.digest = r.target"
-                + "   WHERE r.repository = t.repository AND r.manifest = t.digest AND r.kind = 'BLOB')"
+                + " m.pushed_at, t.name, t.updated_at, " + BLOB_BYTES.formatted("t")
                 + " FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest"
                 + " WHERE t.repository = ? AND t.name > ? ORDER BY t.name LIMIT ?";
         return db.read(c -> {
@@ -301,10 +304,8 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public OptionalLong imageBytes(String repository, Digest manifest) {
-        String blobsOf = "(SELECT COALESCE(SUM(b.size), 0) FROM manifest_references r JOIN blobs b ON b.digest = r.target"
-                + " WHERE r.repository = %1$s.repository AND r.manifest = %1$s.digest AND r.kind = 'BLOB')";
-        String sql = "SELECT m.size + " + blobsOf.formatted("m")
-                + " + (SELECT COALESCE(SUM(c.size + " + blobsOf.formatted("c") + "), 0) FROM manifest_references x"
+        String sql = "SELECT m.size + " + BLOB_BYTES.formatted("m")
+                + " + (SELECT COALESCE(SUM(c.size + " + BLOB_BYTES.formatted("c") + "), 0) FROM manifest_references x"
                 + "   JOIN manifests c ON c.repository = x.repository AND c.digest = x.target"
                 + "   WHERE x.repository = m.repository AND x.manifest = m.digest AND x.kind = 'MANIFEST')"
                 + " FROM manifests m WHERE m.repository = ? AND m.digest = ?";

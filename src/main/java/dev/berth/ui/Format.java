@@ -11,13 +11,15 @@ public final class Format {
     private static final DateTimeFormatter WHEN = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'", Locale.ROOT)
             .withZone(ZoneOffset.UTC);
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
     private Format() {
     }
 
     /** A command as the image's config holds it, in exec form, so that one can see where each argument ends. */
     public static String argv(java.util.List<String> arguments) {
         try {
-            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(arguments);
+            return JSON.writeValueAsString(arguments);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             return String.join(" ", arguments);
         }

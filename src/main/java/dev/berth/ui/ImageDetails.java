@@ -41,9 +41,8 @@ public final class ImageDetails {
         }
     }
 
-    /** The platforms an index lists, as {@code os/architecture[/variant]}, in its order. */
     /**
-     * The distinct platforms of an index, at most {@code max} of them, then "and N more": a tag row stays a row
+     * The distinct platforms of an index (as {@code os/architecture[/variant]}, in its order), at most {@code max} of them, then "and N more": a tag row stays a row
      * however many entries a hostile index has.
      */
     public static List<String> platforms(JsonNode index, int max) {

@@ -81,14 +81,6 @@ public final class Views {
                            String artifactType, String json, ImageConfig config, Layer configBlob, List<Layer> layers,
                            List<Child> children, int childCount, List<Referrer> referrers, String pull, String upstream,
                            long pullBytes, List<String> tags) {
-        /** The bytes a pull of this image moves: the manifest, its config and its layers (as the tag list counts). */
-        public long total() {
-            long sum = size + (configBlob == null ? 0 : configBlob.size());
-            for (Layer layer : layers) {
-                sum += layer.size();
-            }
-            return sum;
-        }
     }
 
     public record ApiKeyRow(String id, String label, Instant created, Instant expires, Instant lastUsed,

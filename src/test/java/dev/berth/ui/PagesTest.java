@@ -211,6 +211,16 @@ class PagesTest {
     }
 
     @Test
+    void anImageHasOneSizeOnEveryPage() throws Exception {
+        TestImages.Image image = TestImages.image(2, 300);
+        BERTH.client().as("root", "root-pw").push("team/sized", "v1", image);
+        long bytes = image.manifest().length + image.blobs().stream().mapToLong(b -> b.length).sum();
+        String title = "title=\"" + bytes + " bytes\"";
+        assertThat(browser.get("/image/team/sized").body()).as("the tag list").contains(title);
+        assertThat(browser.get("/image/team/sized?tag=v1").body()).as("the tag's page").contains(title);
+    }
+
+    @Test
     void aMovedTagLeavesItsOldManifestListedAsUntagged() throws Exception {
         RegistryClient root = BERTH.client().as("root", "root-pw");
         TestImages.Image first = TestImages.image(1, 40);
