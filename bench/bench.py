@@ -27,7 +27,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PORTS = {"berth": 5701, "distribution": 5702, "nginx": 5703, "mirror": 5704}
+PORTS = {"berth": 5701, "distribution": 5702, "nginx": 5703, "mirror": 5704, "berth-cluster": 5705, "s3": 5706,
+         "postgres": 5707}
 MB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -236,8 +237,8 @@ class RssSampler:
         self.thread.join()
 
 
-def berth_config(path, data, port, extra=None):
-    config = {"storage": {"rootDirectory": data, "gc": False},
+def berth_config(path, data, port, extra=None, storage=None):
+    config = {"storage": {"rootDirectory": data, "gc": False, **(storage or {})},
               "http": {"address": "127.0.0.1", "port": str(port)},
               "log": {"level": "warn"}}
     if extra:
@@ -247,9 +248,43 @@ def berth_config(path, data, port, extra=None):
     return path
 
 
-def start_berth(work, name, data, port, extra=None):
-    config = berth_config(os.path.join(work, f"{name}.json"), data, port, extra)
+def start_berth(work, name, data, port, extra=None, storage=None):
+    config = berth_config(os.path.join(work, f"{name}.json"), data, port, extra, storage)
     return Server(name, [os.path.join(ROOT, "bin", "berth"), "serve", "--config", config], port, work)
+
+
+class ClusterStores:
+    """For --cluster: Debian's PostgreSQL (durable, as in production) and bin/dev-s3, both on loopback."""
+
+    def __init__(self, work):
+        versions = sorted(d for d in os.listdir("/usr/lib/postgresql") if d.isdigit())
+        self.bin = f"/usr/lib/postgresql/{versions[-1]}/bin"
+        self.dir = os.path.join(work, "postgres")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_postgres:
+            subprocess.run(["chown", "-R", "postgres:postgres", self.dir], check=True)
+        data = os.path.join(self.dir, "data")
+        self.pg([f"{self.bin}/initdb", "-D", data, "-U", "berth", "-A", "trust", "-E", "UTF8"])
+        self.pg([f"{self.bin}/pg_ctl", "-D", data, "-l", os.path.join(self.dir, "log"), "-w", "-o",
+                 f"-p {PORTS['postgres']} -k {self.dir} -c listen_addresses=127.0.0.1", "start"])
+        self.pg([f"{self.bin}/createdb", "-h", "127.0.0.1", "-p", str(PORTS["postgres"]), "-U", "berth", "berth"])
+        s3data = os.path.join(work, "s3-data")
+        shutil.rmtree(s3data, ignore_errors=True)
+        self.s3 = Server("s3", [os.path.join(ROOT, "bin", "dev-s3"), s3data, str(PORTS["s3"])], PORTS["s3"], work)
+        self.storage = {
+            "database": {"url": f"jdbc:postgresql://127.0.0.1:{PORTS['postgres']}/berth", "user": "berth"},
+            "storageDriver": {"name": "s3", "regionendpoint": f"http://127.0.0.1:{PORTS['s3']}", "bucket": "berth",
+                              "rootdirectory": "/bench", "forcepathstyle": True, "accesskey": "berth-dev",
+                              "secretkey": "berth-dev-secret"}}
+
+    def pg(self, args):
+        subprocess.run(self.as_postgres + args, check=True, capture_output=True)
+
+    def stop(self):
+        self.s3.stop()
+        self.pg([f"{self.bin}/pg_ctl", "-D", os.path.join(self.dir, "data"), "-m", "fast", "stop"])
 
 
 def start_distribution(work):
@@ -417,17 +452,25 @@ class Bench:
         full = Image(self.work, "full", [5 * MB] * 5)
         small = Image(self.work, "small", [1024])
         berth_data = os.path.join(self.work, "berth-data")
-        for d in (berth_data, os.path.join(self.work, "distribution-data"), os.path.join(self.work, "static")):
+        cluster_data = os.path.join(self.work, "berth-cluster-spool")
+        for d in (berth_data, cluster_data, os.path.join(self.work, "distribution-data"),
+                  os.path.join(self.work, "static")):
             shutil.rmtree(d, ignore_errors=True)
+        stores = None
         try:
             self.servers["berth"] = start_berth(self.work, "berth", berth_data, PORTS["berth"])
             self.servers["distribution"] = start_distribution(self.work)
             self.servers["nginx"] = start_nginx(self.work, berth_data)
+            if a.cluster:
+                stores = ClusterStores(self.work)
+                self.servers["berth-cluster"] = start_berth(self.work, "berth-cluster", cluster_data,
+                                                            PORTS["berth-cluster"], storage=stores.storage)
+            cluster = ["berth-cluster"] if a.cluster else []
             time.sleep(2)
             idle = self.servers["berth"].rss()
             log(f"berth idle RSS after start: {idle / MB:.0f} MB")
             log("pushing the same images to berth and distribution ...")
-            for name in ("berth", "distribution"):
+            for name in ["berth", "distribution"] + cluster:
                 c = Client(PORTS[name])
                 c.push_image("bench/blobs", blobs_image, ["v1"])
                 c.push_image("bench/full", full, ["v1"])
@@ -439,29 +482,34 @@ class Bench:
             write_static_manifest(self.work, "bench/blobs", blobs_image, ["v1"])
             write_static_manifest(self.work, "bench/full", full, ["v1"])
             self.bytes_check(blobs_image, full)
-            all3 = ["berth", "distribution", "nginx"]
+            all3 = ["berth", "distribution", "nginx"] + cluster
             self.blob_gets(all3, blobs_image, sizes)
             self.manifest_requests(all3)
-            self.listings()
+            self.listings(cluster)
             self.full_pulls(all3)
-            self.pushes()
+            self.pushes(cluster)
             time.sleep(2)
             self.record("idle RSS (MB)", "rss", "MB", "lower",
                         {"berth": idle / MB, "berth after load": self.servers["berth"].rss() / MB})
-            if a.quick:
-                self.pull_through(64 * MB, 64 * MB)
-            else:
-                self.pull_through(1024 * MB, 256 * MB)
+            if not a.cluster:  # the pull-through rows compare with the upstream, not between stores
+                if a.quick:
+                    self.pull_through(64 * MB, 64 * MB)
+                else:
+                    self.pull_through(1024 * MB, 256 * MB)
         finally:
             for s in self.servers.values():
                 s.stop()
+            if stores:
+                stores.stop()
         self.report()
 
     def bytes_check(self, blobs_image, full):
         """Every server must answer the very same bytes, or the comparison means nothing."""
         for digest, size, _ in blobs_image.blobs[:1] + full.blobs[:1]:
             repo = "bench/blobs" if size != 5 * MB else "bench/full"
-            for name in ("berth", "distribution", "nginx"):
+            for name in self.servers:
+                if name not in PORTS or name == "s3":
+                    continue
                 c = Client(PORTS[name])
                 _, body = c.request("GET", f"/v2/{repo}/blobs/{digest}")
                 c.close()
@@ -490,8 +538,8 @@ class Bench:
                 self.record(label, "p50 ms", "ms", "lower", {n: results[n]["p50"] for n in names})
                 self.record(label, "p99 ms", "ms", "lower", {n: results[n]["p99"] for n in names})
 
-    def listings(self):
-        names = ["berth", "distribution"]
+    def listings(self, cluster):
+        names = ["berth", "distribution"] + cluster
         for label, path in (("catalog (n=100)", "/v2/_catalog?n=100"),
                             (f"tags list ({self.args.tags} tags)", "/v2/bench/small/tags/list")):
             results = self.alternate(names, lambda n: wrk(PORTS[n], path, 16, self.args.seconds))
@@ -521,8 +569,8 @@ class Bench:
             label = f"full image pull (5x5 MB) c={conc}"
             self.record(label, "pulls/s", "pulls/s", "higher", {n: results[n]["ips"] for n in names})
 
-    def pushes(self):
-        names = ["berth", "distribution"]
+    def pushes(self, cluster):
+        names = ["berth", "distribution"] + cluster
         bar = self.machine_bar(100 * MB)
         for size, conc, chunk in ((1 * MB, 1, None), (1 * MB, 16, None), (100 * MB, 1, None),
                                   (1 * MB, 1, 256 * 1024), (100 * MB, 1, 10 * MB)):
@@ -626,7 +674,7 @@ class Bench:
         self.record(label, "max total s", "s", "lower", {"berth": max(r["total"] for r in runs)})
 
     def report(self):
-        others = ["distribution", "nginx", "hash+write+sync", "direct from upstream"]
+        others = ["distribution", "nginx", "hash+write+sync", "direct from upstream", "berth-cluster"]
         lines = [f"Berth benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}, "
                  f"{os.cpu_count()} CPUs, {'quick' if self.args.quick else 'full'} run, {self.args.rounds} rounds "
                  f"of {self.args.seconds}s (medians)", ""]
@@ -680,6 +728,9 @@ def main():
                    help="scratch directory for data and server state (default /tmp/berth-bench)")
     p.add_argument("--tags", type=int, default=1000, help="tags in the tags-list repository (default 1000)")
     p.add_argument("--repos", type=int, default=100, help="extra repositories for the catalog (default 100)")
+    p.add_argument("--cluster", action="store_true",
+                   help="also a Berth cluster node (PostgreSQL + S3 via bin/dev-s3) beside the embedded one; "
+                        "no pull-through rows")
     a = p.parse_args()
     a.rounds = a.rounds or (1 if a.quick else 3)
     a.seconds = a.seconds or (2 if a.quick else 3)

@@ -19,7 +19,7 @@ import dev.berth.proxy.PullThrough;
 import dev.berth.proxy.Syncer;
 import dev.berth.registry.Pulls;
 import dev.berth.registry.Registry;
-import dev.berth.store.FileBlobStore;
+import dev.berth.store.BlobStore;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,9 +67,9 @@ public final class Berth implements AutoCloseable {
     public static Berth start(BerthConfig config) throws Exception {
         HttpServer server = new HttpServer(config.http());
         Clock clock = Clock.systemUTC();
-        DataDirectory data = DataDirectory.open(config.storage().rootDirectory(), clock);
+        DataDirectory data = DataDirectory.open(config.storage(), clock);
         Path root = data.root();
-        FileBlobStore blobs = data.blobs();
+        BlobStore blobs = data.blobs();
         JdbcMetadataStore meta = data.meta();
         ScheduledExecutorService maintenance = null;
         PullThrough pullThrough = null;
@@ -117,7 +117,8 @@ public final class Berth implements AutoCloseable {
                         every, TimeUnit.MILLISECONDS);
             }
             health.markStarted();
-            LOG.info("Berth {} serving {} with data in {}; {}{}; {}", version(), server.uri(), root, describe(config),
+            LOG.info("Berth {} serving {} with {}; {}{}; {}", version(), server.uri(), describeStorage(config.storage(), root),
+                    describe(config),
                     describeMirrors(pullThrough.mirrors()), describeUpkeep(config));
             syncer = new Syncer(pullThrough);
             syncer.start();
@@ -281,6 +282,24 @@ public final class Berth implements AutoCloseable {
         }
         String message = failure.getMessage();
         return message == null ? failure.toString() : message;
+    }
+
+    /** Where blobs and rows are kept, for the start-up line; never a credential. */
+    static String describeStorage(BerthConfig.Storage storage, Path root) {
+        BerthConfig.ObjectStore bucket = storage.objectStore();
+        String blobs = bucket == null ? "blobs in " + root
+                : "blobs in s3://" + bucket.bucket() + "/" + bucket.prefix() + " at "
+                + (bucket.endpoint() == null ? "AWS " + bucket.region() : bucket.endpoint()) + ", spooling in " + root;
+        String rows = storage.database() == null ? "metadata in " + root.resolve("berth.db")
+                : "metadata in PostgreSQL at " + withoutQuery(storage.database().url());
+        String mode = bucket != null && storage.database() != null ? " (a cluster node: others may share both)" : "";
+        return blobs + ", " + rows + mode;
+    }
+
+    /** A URL without its query, where a JDBC URL may carry a password. */
+    static String withoutQuery(String url) {
+        int query = url.indexOf('?');
+        return query < 0 ? url : url.substring(0, query);
     }
 
     public static String version() {

@@ -1,7 +1,10 @@
 package dev.berth;
 
+import dev.berth.config.BerthConfig;
 import dev.berth.meta.JdbcMetadataStore;
+import dev.berth.store.BlobStore;
 import dev.berth.store.FileBlobStore;
+import dev.berth.store.S3BlobStore;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -20,10 +23,10 @@ public final class DataDirectory implements AutoCloseable {
     private final Path root;
     private final FileChannel lockFile;
     private final FileLock lock;
-    private final FileBlobStore blobs;
+    private final BlobStore blobs;
     private final JdbcMetadataStore meta;
 
-    private DataDirectory(Path root, FileChannel lockFile, FileLock lock, FileBlobStore blobs, JdbcMetadataStore meta) {
+    private DataDirectory(Path root, FileChannel lockFile, FileLock lock, BlobStore blobs, JdbcMetadataStore meta) {
         this.root = root;
         this.lockFile = lockFile;
         this.lock = lock;
@@ -39,13 +42,22 @@ public final class DataDirectory implements AutoCloseable {
         }
     }
 
-    public static DataDirectory open(Path configuredRoot, Clock clock) throws IOException {
-        Path root = configuredRoot.toAbsolutePath();
+    /** Opens the embedded default: blobs and SQLite under {@code root}. */
+    public static DataDirectory open(Path root, Clock clock) throws IOException {
+        return open(new BerthConfig.Storage(root), clock);
+    }
+
+    /**
+     * Opens the data directory and what {@code storage} names: SQLite in the directory, or PostgreSQL when
+     * {@code storage.database} is set.
+     */
+    public static DataDirectory open(BerthConfig.Storage storage, Clock clock) throws IOException {
+        Path root = storage.rootDirectory().toAbsolutePath();
         Files.createDirectories(root);
         FileChannel lockFile = FileChannel.open(root.resolve("berth.lock"), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
         FileLock lock = null;
-        FileBlobStore blobs = null;
+        BlobStore blobs = null;
         try {
             try {
                 lock = lockFile.tryLock();
@@ -55,8 +67,20 @@ public final class DataDirectory implements AutoCloseable {
             if (lock == null) {
                 throw new InUseException(root);
             }
-            blobs = new FileBlobStore(root);
-            JdbcMetadataStore meta = JdbcMetadataStore.sqlite(root.resolve("berth.db"), clock);
+            blobs = blobStore(root, storage.objectStore());
+            BerthConfig.Database database = storage.database();
+            JdbcMetadataStore meta = database == null
+                    ? JdbcMetadataStore.sqlite(root.resolve("berth.db"), clock)
+                    : JdbcMetadataStore.postgres(database.url(), database.user(), database.password(),
+                            database.maxConnections(), clock);
+            if (database != null) {
+                try {
+                    meta.claim(storage.objectStore() == null);
+                } catch (RuntimeException e) {
+                    meta.close();
+                    throw e;
+                }
+            }
             return new DataDirectory(root, lockFile, lock, blobs, meta);
         } catch (IOException | RuntimeException | Error e) {
             if (blobs != null) {
@@ -74,7 +98,24 @@ public final class DataDirectory implements AutoCloseable {
         return root;
     }
 
-    public FileBlobStore blobs() {
+    /** Files under {@code root}, or the bucket {@code objectStore} names, spooling through {@code root}/spool. */
+    private static BlobStore blobStore(Path root, BerthConfig.ObjectStore objectStore) throws IOException {
+        if (objectStore == null) {
+            return new FileBlobStore(root);
+        }
+        S3BlobStore store = new S3BlobStore(S3BlobStore.client(objectStore.region(), objectStore.endpoint(),
+                objectStore.pathStyle(), objectStore.accessKey(), objectStore.secretKey()), objectStore.bucket(),
+                objectStore.prefix(), root.resolve("spool"));
+        try {
+            store.check();
+        } catch (IOException e) {
+            store.close();
+            throw new IOException("cannot use the S3 bucket " + objectStore.bucket() + ": " + e.getMessage(), e);
+        }
+        return store;
+    }
+
+    public BlobStore blobs() {
         return blobs;
     }
 

@@ -42,7 +42,7 @@ final class GcCommand implements Callable<Integer> {
             return 2;
         }
         Clock clock = Clock.systemUTC();
-        try (DataDirectory data = DataDirectory.open(settings.storage().rootDirectory(), clock)) {
+        try (DataDirectory data = DataDirectory.open(settings.storage(), clock)) {
             Registry registry = Registry.create(data.blobs(), data.meta(), clock);
             GarbageCollector collector = new GarbageCollector(data.blobs(), data.meta(), registry.locks(),
                     registry.uploads(), clock, settings.storage().gc(), (report, failed) -> { });

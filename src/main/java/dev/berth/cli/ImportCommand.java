@@ -41,7 +41,7 @@ final class ImportCommand implements Callable<Integer> {
             return 2;
         }
         Clock clock = Clock.systemUTC();
-        try (DataDirectory data = DataDirectory.open(settings.storage().rootDirectory(), clock)) {
+        try (DataDirectory data = DataDirectory.open(settings.storage(), clock)) {
             if (data.root().equals(source.toAbsolutePath().normalize())) {
                 err.println("berth import: " + source + " is Berth's own data directory");
                 return 2;

@@ -41,7 +41,7 @@ final class ScrubCommand implements Callable<Integer> {
             return 2;
         }
         Clock clock = Clock.systemUTC();
-        try (DataDirectory data = DataDirectory.open(settings.storage().rootDirectory(), clock)) {
+        try (DataDirectory data = DataDirectory.open(settings.storage(), clock)) {
             Registry registry = Registry.create(data.blobs(), data.meta(), clock);
             Mirrors mirrors = Mirrors.of(settings.sync());
             Scrubber.Report report = new Scrubber(data.blobs(), data.meta(), registry,

@@ -28,18 +28,60 @@ public record BerthConfig(Storage storage, Http http, Log log, Metrics metrics, 
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
     public static final String DEFAULT_REALM = "Berth";
 
-    /** Where everything is kept: blobs, uploads and the SQLite database; and how it is kept clean. */
-    public record Storage(Path rootDirectory, Gc gc, Scrub scrub) {
+    /**
+     * Where everything is kept: blobs, uploads and the metadata database (SQLite in {@code rootDirectory}, or the
+     * PostgreSQL server {@code database} names when it is not null); and how it is kept clean.
+     */
+    public record Storage(Path rootDirectory, Gc gc, Scrub scrub, Database database, ObjectStore objectStore) {
         public Storage(Path rootDirectory) {
-            this(rootDirectory, Gc.DEFAULT, Scrub.OFF);
+            this(rootDirectory, Gc.DEFAULT, Scrub.OFF, null, null);
         }
 
         public Storage withGc(Gc newGc) {
-            return new Storage(rootDirectory, newGc, scrub);
+            return new Storage(rootDirectory, newGc, scrub, database, objectStore);
         }
 
         public Storage withScrub(Scrub newScrub) {
-            return new Storage(rootDirectory, gc, newScrub);
+            return new Storage(rootDirectory, gc, newScrub, database, objectStore);
+        }
+
+        public Storage withDatabase(Database newDatabase) {
+            return new Storage(rootDirectory, gc, scrub, newDatabase, objectStore);
+        }
+
+        public Storage withObjectStore(ObjectStore newObjectStore) {
+            return new Storage(rootDirectory, gc, scrub, database, newObjectStore);
+        }
+    }
+
+    /**
+     * {@code storage.storageDriver} with {@code name: s3} (zot's keys): blobs in an S3-compatible bucket under
+     * {@code prefix} ({@code rootdirectory}, without leading or trailing slashes; may be empty). {@code endpoint}
+     * is null for AWS itself; credentials null for the standard AWS chain (environment, profile, instance role).
+     */
+    public record ObjectStore(String bucket, String region, java.net.URI endpoint, String prefix, boolean pathStyle,
+                              String accessKey, String secretKey) {
+        /** Never the secret key: this may be logged. */
+        @Override
+        public String toString() {
+            return "ObjectStore[bucket=" + bucket + ", region=" + region + ", endpoint=" + endpoint + ", prefix=" + prefix
+                    + ", pathStyle=" + pathStyle + ", accessKey=" + accessKey + ", secretKey="
+                    + (secretKey == null ? "none" : "***") + "]";
+        }
+    }
+
+    /**
+     * {@code storage.database} (Berth's own key): the PostgreSQL server that holds the metadata, by JDBC URL
+     * ({@code jdbc:postgresql://host:5432/berth}), with at most {@code maxConnections} open at once.
+     */
+    public record Database(String url, String user, String password, int maxConnections) {
+        public static final int DEFAULT_MAX_CONNECTIONS = 16;
+
+        /** Never the password: this may be logged. */
+        @Override
+        public String toString() {
+            return "Database[url=" + url + ", user=" + user + ", password=" + (password == null ? "none" : "***")
+                    + ", maxConnections=" + maxConnections + "]";
         }
     }
 

@@ -221,11 +221,96 @@ public final class ConfigLoader {
         s.notYet("maxRepos", "repository quotas are not supported yet", false);
         s.notYet("redirectBlobURL", "blob redirects need a remote storage driver, not supported yet", false);
         s.notYet("fastRestart", "ignored: Berth starts from its database without scanning storage", false);
-        s.notYet("storageDriver", "remote storage drivers are not supported yet, and starting on local disk instead"
-                + " would put images where you did not ask", true);
+        BerthConfig.ObjectStore objectStore = readStorageDriver(s.section("storageDriver"));
+        BerthConfig.Database database = readDatabase(s.section("database"));
         s.finish();
         return new BerthConfig.Storage(root == null || root.isBlank() ? BerthConfig.DEFAULT_ROOT : Path.of(root),
-                new BerthConfig.Gc(gc, gcDelay, gcInterval, dryRun, untaggedDelay, policies), BerthConfig.Scrub.OFF);
+                new BerthConfig.Gc(gc, gcDelay, gcInterval, dryRun, untaggedDelay, policies), BerthConfig.Scrub.OFF,
+                database, objectStore);
+    }
+
+    /** {@code storage.storageDriver}: zot's S3 keys. Any other driver stops the start: images would go elsewhere. */
+    private BerthConfig.ObjectStore readStorageDriver(ConfigSection s) {
+        if (s == null) {
+            return null;
+        }
+        String name = s.string("name");
+        if (!"s3".equals(name)) {
+            s.error("name", "only s3 is supported (an S3-compatible service: AWS S3, MinIO, Ceph RGW, ...)");
+            return null;
+        }
+        String bucket = s.string("bucket");
+        if (bucket == null || bucket.isBlank()) {
+            s.error("bucket", "required");
+        }
+        String region = s.string("region");
+        String endpointText = s.string("regionendpoint");
+        Boolean secure = s.bool("secure");
+        java.net.URI endpoint = null;
+        if (endpointText != null && !endpointText.isBlank()) {
+            if (!endpointText.contains("://")) {
+                endpointText = (Boolean.FALSE.equals(secure) ? "http://" : "https://") + endpointText;
+            }
+            try {
+                endpoint = java.net.URI.create(endpointText);
+                if (endpoint.getHost() == null) {
+                    s.error("regionendpoint", "not a URL: " + endpointText);
+                }
+            } catch (IllegalArgumentException e) {
+                s.error("regionendpoint", "not a URL: " + endpointText);
+            }
+        }
+        if ((region == null || region.isBlank()) && endpoint == null) {
+            s.error("region", "required unless regionendpoint names the service");
+        }
+        String prefix = s.string("rootdirectory");
+        prefix = prefix == null ? "" : prefix.replaceAll("^/+|/+$", "");
+        if (prefix.contains("..") || prefix.contains("//")) {
+            s.error("rootdirectory", "must be a plain key prefix such as /berth");
+        }
+        boolean pathStyle = Boolean.TRUE.equals(s.bool("forcepathstyle"));
+        String accessKey = s.string("accesskey");
+        String secretKey = s.string("secretkey");
+        if ((accessKey == null) != (secretKey == null)) {
+            s.error(accessKey == null ? "accesskey" : "secretkey",
+                    "accesskey and secretkey go together; leave both out to use the AWS credential chain");
+        }
+        s.notYet("skipverify", "TLS to the object store is always verified", false);
+        s.notYet("encrypt", "ask the bucket for default encryption instead", false);
+        s.notYet("keyid", "ask the bucket for default encryption instead", false);
+        s.notYet("chunksize", "Berth sizes multipart uploads itself", false);
+        s.notYet("multipartcopychunksize", "Berth sizes multipart copies itself", false);
+        s.notYet("multipartcopymaxconcurrency", "Berth sizes multipart copies itself", false);
+        s.notYet("multipartcopythresholdsize", "Berth sizes multipart copies itself", false);
+        s.notYet("storageclass", "objects get the bucket's default storage class", false);
+        s.finish();
+        return new BerthConfig.ObjectStore(bucket, region == null || region.isBlank() ? "us-east-1" : region, endpoint,
+                prefix, pathStyle, accessKey, secretKey);
+    }
+
+    /** {@code storage.database}: PostgreSQL instead of the embedded SQLite file. */
+    private BerthConfig.Database readDatabase(ConfigSection s) {
+        if (s == null) {
+            return null;
+        }
+        String url = s.string("url");
+        if (url == null || url.isBlank()) {
+            s.error("url", "required: the PostgreSQL server's JDBC URL, such as jdbc:postgresql://db.example:5432/berth");
+        } else if (!url.startsWith("jdbc:postgresql:")) {
+            s.error("url", "must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/database)");
+        }
+        String user = s.string("user");
+        String password = s.string("password");
+        if (password == null) {
+            // Kept out of the file where that suits the deployment better (a secret store's environment).
+            password = System.getenv("BERTH_DATABASE_PASSWORD");
+        }
+        int connections = s.positiveInt("maxConnections", BerthConfig.Database.DEFAULT_MAX_CONNECTIONS);
+        if (connections < 4) {
+            s.error("maxConnections", "must be at least 4 (one is held for node coordination)");
+        }
+        s.finish();
+        return new BerthConfig.Database(url, user, password, connections);
     }
 
     private BerthConfig.Http readHttp(ConfigSection s) {

@@ -6,22 +6,44 @@ import java.io.Closeable;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.postgresql.ds.PGSimpleDataSource;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteDataSource;
 
 /**
  * Connections and transactions. SQLite allows one writer at a time, so writes go through a single connection
  * (a pool of one: callers queue for it) while reads use a pool of their own; both see one WAL database.
+ * PostgreSQL takes writers side by side, so there every write transaction is SERIALIZABLE and is run again
+ * when PostgreSQL reports a conflict: each transaction then behaves as if it had run alone, which is what the
+ * rules written for SQLite's single writer (tag immutability, links checked before a delete) rely on.
  */
 final class Database implements Closeable {
+    /** How long a write keeps retrying serialization conflicts before it gives up. */
+    private static final long RETRY_FOR_NANOS = TimeUnit.SECONDS.toNanos(30);
+
     private final HikariDataSource writer;
     private final HikariDataSource readers;
+    private final boolean serializable;
     private final ReadCache cache = new ReadCache();
+    /**
+     * Whether this process is the database's only writer, so that its own writes are all there is to invalidate
+     * the read cache: SQLite (the data directory's lock), or PostgreSQL once {@link #claim}ed. Nodes that share a
+     * database read every answer from it, so that a push on one is pulled from another at once.
+     */
+    private volatile boolean alone;
+    /** Connections that hold PostgreSQL advisory locks for nodes sharing the database; null elsewhere. */
+    private HikariDataSource lockPool;
+    private PGSimpleDataSource source;
+    private Connection claim;
 
-    private Database(HikariDataSource writer, HikariDataSource readers) {
+    private Database(HikariDataSource writer, HikariDataSource readers, boolean serializable) {
         this.writer = writer;
         this.readers = readers;
+        this.serializable = serializable;
+        this.alone = !serializable;
     }
 
     /** An embedded SQLite database in {@code file}, durable on every commit (WAL, synchronous=FULL). */
@@ -31,10 +53,97 @@ final class Database implements Closeable {
             // query_only rather than SQLite's read-only open flag, which the pool would try to reset.
             HikariDataSource readers = pool("berth-sqlite-readers", sqliteSource(file), readConnections,
                     "PRAGMA query_only = 1");
-            return new Database(writer, readers);
+            return new Database(writer, readers, false);
         } catch (RuntimeException e) {
             writer.close();
             throw e;
+        }
+    }
+
+    /**
+     * A PostgreSQL server at a JDBC URL ({@code jdbc:postgresql://host:port/database}); reads and writes share
+     * one pool of {@code connections}. The password may be null when the URL or the server needs none.
+     */
+    static Database postgres(String url, String user, String password, int connections) {
+        PGSimpleDataSource source = new PGSimpleDataSource();
+        source.setUrl(url);
+        if (user != null) {
+            source.setUser(user);
+        }
+        if (password != null) {
+            source.setPassword(password);
+        }
+        source.setApplicationName("berth");
+        source.setTcpKeepAlive(true);
+        HikariConfig config = poolConfig("berth-postgres", source, connections, null);
+        config.setMinimumIdle(Math.min(2, connections));
+        // A server's connections can be cut by it, by a proxy or by a failover: let the pool renew them.
+        config.setMaxLifetime(TimeUnit.MINUTES.toMillis(30));
+        config.setIdleTimeout(TimeUnit.MINUTES.toMillis(10));
+        config.setConnectionTimeout(30_000);
+        HikariDataSource pool;
+        try {
+            pool = new HikariDataSource(config);
+        } catch (RuntimeException e) {
+            throw unreachable(url, e);
+        }
+        Database database = new Database(pool, pool, true);
+        database.source = source;
+        HikariConfig locks = poolConfig("berth-postgres-locks", source, connections, null);
+        locks.setMinimumIdle(0);
+        locks.setMaxLifetime(TimeUnit.MINUTES.toMillis(30));
+        locks.setIdleTimeout(TimeUnit.MINUTES.toMillis(1));
+        database.lockPool = new HikariDataSource(locks);
+        return database;
+    }
+
+    /**
+     * Registers this process on the database until {@link #close}, on a connection of its own: {@code alone} for a
+     * node whose blobs are on its own disk (a second node on the same rows would see manifests whose bytes it
+     * does not have, as the lock file guards a data directory), shared for nodes of a cluster, which share the
+     * bucket too. Either kind refuses the other. On SQLite the data directory's lock does this already.
+     */
+    void claim(boolean exclusive) {
+        if (source == null || claim != null) {
+            return;
+        }
+        try {
+            Connection connection = source.getConnection();
+            try (var s = connection.prepareStatement(exclusive ? "SELECT pg_try_advisory_lock(hashtext('berth-node'))"
+                    : "SELECT pg_try_advisory_lock_shared(hashtext('berth-node'))");
+                 var rows = s.executeQuery()) {
+                rows.next();
+                if (!rows.getBoolean(1)) {
+                    connection.close();
+                    throw new InUseException(exclusive);
+                }
+            }
+            claim = connection;
+            alone = exclusive;
+        } catch (SQLException e) {
+            throw unreachable(source.getUrl(), e);
+        }
+    }
+
+    /** Why the server could not be used, in the driver's words; the URL without its query, which may hold a password. */
+    private static MetadataException unreachable(String url, Exception e) {
+        Throwable cause = e;
+        while (cause.getCause() != null && !(cause instanceof SQLException)) {
+            cause = cause.getCause();
+        }
+        int query = url.indexOf('?');
+        return new MetadataException("cannot connect to PostgreSQL at " + (query < 0 ? url : url.substring(0, query))
+                + ": " + cause.getMessage(), e);
+    }
+
+    /** Thrown when another Berth process holds the database. */
+    static final class InUseException extends IllegalStateException {
+        InUseException(boolean exclusive) {
+            super(exclusive
+                    ? "another Berth process is using this PostgreSQL database: nodes share a database only when they"
+                    + " share an S3 bucket too (storage.storageDriver); stop it first, or point this one at another database"
+                    : "a Berth process with its blobs on its own disk is using this PostgreSQL database: stop it before"
+                    + " starting nodes that share the database and an S3 bucket");
         }
     }
 
@@ -49,6 +158,14 @@ final class Database implements Closeable {
     }
 
     private static HikariDataSource pool(String name, DataSource source, int size, String initSql) {
+        HikariConfig config = poolConfig(name, source, size, initSql);
+        // SQLite connections are local files: they never go stale, so keep them for the process's life.
+        config.setMaxLifetime(0);
+        config.setIdleTimeout(0);
+        return new HikariDataSource(config);
+    }
+
+    private static HikariConfig poolConfig(String name, DataSource source, int size, String initSql) {
         HikariConfig config = new HikariConfig();
         config.setConnectionInitSql(initSql);
         config.setPoolName(name);
@@ -56,10 +173,84 @@ final class Database implements Closeable {
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(1);
         config.setConnectionTimeout(60_000);
-        // SQLite connections are local files: they never go stale, so keep them for the process's life.
-        config.setMaxLifetime(0);
-        config.setIdleTimeout(0);
-        return new HikariDataSource(config);
+        return config;
+    }
+
+    /**
+     * Runs {@code work} while no other process runs work under the same {@code name} on this database (a
+     * PostgreSQL advisory lock, held on a connection of its own and released with it); on SQLite, whose file
+     * one process holds, it simply runs.
+     */
+    <T> T exclusively(String name, java.util.function.Supplier<T> work) {
+        if (!serializable) {
+            return work.get();
+        }
+        try (Held held = advisory(name, true).orElseThrow()) {
+            return work.get();
+        }
+    }
+
+    /** A lock held until closed. */
+    interface Held extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Waits for and holds the lock {@code name} shared by every process on this database (a PostgreSQL advisory
+     * lock on a connection of its own), until closed. Where this process is the only one, it holds nothing: the
+     * process's own locks suffice.
+     */
+    Held lock(String name) {
+        if (alone) {
+            return () -> { };
+        }
+        return advisory(name, true).orElseThrow();
+    }
+
+    /** Like {@link #lock}, but only if no other process holds it now; empty if one does. */
+    java.util.Optional<Held> tryLock(String name) {
+        if (alone) {
+            return java.util.Optional.of(() -> { });
+        }
+        return advisory(name, false);
+    }
+
+    private java.util.Optional<Held> advisory(String name, boolean wait) {
+        try {
+            Connection connection = lockPool.getConnection();
+            try (var take = connection.prepareStatement(wait ? "SELECT pg_advisory_lock(hashtext(?))"
+                    : "SELECT pg_try_advisory_lock(hashtext(?))")) {
+                take.setString(1, name);
+                try (var rows = take.executeQuery()) {
+                    rows.next();
+                    if (!wait && !rows.getBoolean(1)) {
+                        connection.close();
+                        return java.util.Optional.empty();
+                    }
+                }
+            } catch (SQLException | RuntimeException e) {
+                connection.close();
+                throw e;
+            }
+            return java.util.Optional.of(() -> {
+                try (var release = connection.prepareStatement("SELECT pg_advisory_unlock(hashtext(?))")) {
+                    release.setString(1, name);
+                    release.execute();
+                    connection.close();
+                } catch (SQLException e) {
+                    // Never back into the pool still holding the lock: closed for good, its session's locks go too.
+                    lockPool.evictConnection(connection);
+                }
+            });
+        } catch (SQLException e) {
+            throw new MetadataException("cannot take the database lock " + name, e);
+        }
+    }
+
+    /** The SQL dialect's name, as migrations written for one dialect only are filed: sqlite or postgresql. */
+    String dialect() {
+        return serializable ? "postgresql" : "sqlite";
     }
 
     interface Work<T> {
@@ -80,7 +271,7 @@ final class Database implements Closeable {
      * and {@code key} name the question.
      */
     <T> T readCached(String what, String repository, String key, Work<T> work) {
-        return cache.get(what, repository, key, () -> read(work));
+        return alone ? cache.get(what, repository, key, () -> read(work)) : read(work);
     }
 
     /** Runs work in one transaction: committed if it returns, rolled back if it throws. */
@@ -94,7 +285,41 @@ final class Database implements Closeable {
     }
 
     private <T> T transaction(Work<T> work, boolean keep) {
+        long deadline = System.nanoTime() + RETRY_FOR_NANOS;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return attempt(work, keep);
+            } catch (MetadataException e) {
+                if (!serializable || !isConflict(e.getCause()) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                pause(attempt);
+            }
+        }
+    }
+
+    /** PostgreSQL's "could not serialize access" and deadlock: the transaction did nothing and may run again. */
+    private static boolean isConflict(Throwable cause) {
+        return cause instanceof SQLException sql
+                && ("40001".equals(sql.getSQLState()) || "40P01".equals(sql.getSQLState()));
+    }
+
+    /** Backs off a little more after each conflict, at random, so that rivals stop meeting each other. */
+    private static void pause(int attempt) {
+        long most = Math.min(200, 2L << Math.min(attempt, 7));
+        try {
+            Thread.sleep(ThreadLocalRandom.current().nextLong(1, most + 1));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MetadataException("interrupted while retrying a metadata write", e);
+        }
+    }
+
+    private <T> T attempt(Work<T> work, boolean keep) {
         try (Connection connection = writer.getConnection()) {
+            if (serializable) {
+                connection.setTransactionIsolation(Connection.TRANSACTION_SERIALIZABLE);
+            }
             connection.setAutoCommit(false);
             try {
                 T result = work.run(connection);
@@ -104,7 +329,10 @@ final class Database implements Closeable {
                     connection.rollback();
                 }
                 return result;
-            } catch (SQLException | RuntimeException | Error e) {
+            } catch (SQLException e) {
+                connection.rollback();
+                throw new MetadataException("metadata write failed", e);
+            } catch (RuntimeException | Error e) {
                 connection.rollback();
                 throw e;
             } finally {
@@ -120,5 +348,15 @@ final class Database implements Closeable {
     public void close() {
         readers.close();
         writer.close();
+        if (lockPool != null) {
+            lockPool.close();
+        }
+        if (claim != null) {
+            try {
+                claim.close();
+            } catch (SQLException ignored) {
+                // the server releases the claim with the connection either way
+            }
+        }
     }
 }

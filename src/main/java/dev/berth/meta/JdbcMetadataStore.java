@@ -22,7 +22,7 @@ import java.util.OptionalLong;
 import java.util.function.BiConsumer;
 import java.util.Set;
 
-/** The metadata store on SQL: SQLite embedded by default. */
+/** The metadata store on SQL: SQLite embedded by default, PostgreSQL when configured; one SQL dialect for both. */
 public final class JdbcMetadataStore implements MetadataStore, AccessStore {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {
@@ -47,7 +47,44 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     /** Opens (creating and migrating as needed) the SQLite database at {@code file}. */
     public static JdbcMetadataStore sqlite(Path file, Clock clock) {
-        Database db = Database.sqlite(file, 8);
+        return migrated(Database.sqlite(file, 8), clock);
+    }
+
+    /**
+     * Connects to PostgreSQL (see {@link Database#postgres}) and brings its schema up to date. Several Berth
+     * processes may share one database.
+     */
+    public static JdbcMetadataStore postgres(String url, String user, String password, int connections, Clock clock) {
+        return migrated(Database.postgres(url, user, password, connections), clock);
+    }
+
+    /**
+     * Registers this process on the database until closed (see {@link Database#claim}): {@code alone} refuses
+     * every other process, as for a node that keeps blobs on its own disk; otherwise it joins the nodes of a
+     * cluster. Throws when the database is held the other way.
+     */
+    public void claim(boolean alone) {
+        db.claim(alone);
+    }
+
+    @Override
+    public Held lockBlob(Digest digest) {
+        Database.Held held = db.lock("berth-blob:" + digest);
+        return held::close;
+    }
+
+    @Override
+    public <T> Optional<T> ifAlone(String name, java.util.function.Supplier<T> work) {
+        Optional<Database.Held> held = db.tryLock("berth-" + name);
+        if (held.isEmpty()) {
+            return Optional.empty();
+        }
+        try (Database.Held lock = held.get()) {
+            return Optional.ofNullable(work.get());
+        }
+    }
+
+    private static JdbcMetadataStore migrated(Database db, Clock clock) {
         try {
             Migrations.apply(db, clock.millis());
         } catch (RuntimeException e) {
@@ -407,7 +444,8 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
             // not change how an existing manifest is served, not even its Content-Type. Only its push time moves:
             // an untagged manifest pushed again (a child before its index) is as young as that push for gcDelay.
             update(c, "INSERT INTO manifests (" + MANIFEST_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                            + " ON CONFLICT (repository, digest) DO UPDATE SET pushed_at = MAX(pushed_at, excluded.pushed_at)",
+                            + " ON CONFLICT (repository, digest) DO UPDATE SET pushed_at = CASE"
+                            + " WHEN excluded.pushed_at > manifests.pushed_at THEN excluded.pushed_at ELSE manifests.pushed_at END",
                     m.repository(), m.digest().toString(), m.mediaType(), m.size(), m.artifactType(),
                     m.subject() == null ? null : m.subject().toString(),
                     m.annotations().isEmpty() ? null : toJson(m.annotations()), m.pushedAt().toEpochMilli());

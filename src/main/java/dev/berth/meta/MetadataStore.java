@@ -173,4 +173,26 @@ public interface MetadataStore extends Closeable {
 
     @Override
     void close();
+
+    /** A lock held until closed. */
+    interface Held extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Holds the lock of a blob for every process sharing this store (see BlobLocks), until closed; holds nothing
+     * where one process owns the store.
+     */
+    default Held lockBlob(dev.berth.oci.Digest digest) {
+        return () -> { };
+    }
+
+    /**
+     * Runs {@code work} unless another process sharing this store is running work of that {@code name} right now
+     * (garbage collection, scrub: one node at a time); empty when it was skipped.
+     */
+    default <T> java.util.Optional<T> ifAlone(String name, java.util.function.Supplier<T> work) {
+        return java.util.Optional.ofNullable(work.get());
+    }
 }

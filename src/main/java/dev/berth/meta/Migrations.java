@@ -20,14 +20,26 @@ import org.slf4j.LoggerFactory;
 final class Migrations {
     private static final Logger LOG = LoggerFactory.getLogger(Migrations.class);
 
-    /** Every migration, oldest first; a file in resources/db/migrations. Never edit one that has shipped. */
+    /**
+     * Every migration, oldest first; a file in resources/db/migrations, written in SQL both dialects run, or
+     * replaced for one dialect by the file of the same name under resources/db/migrations/&lt;dialect&gt;. Never
+     * edit one that has shipped.
+     */
     private static final List<String> ALL = List.of("V001__registry.sql", "V002__access.sql", "V003__mirrors.sql",
-            "V004__pulls.sql");
+            "V004__pulls.sql", "V005__byte_order.sql");
 
     private Migrations() {
     }
 
     static void apply(Database database, long now) {
+        // Nodes started together must not both apply the same migration.
+        database.exclusively("berth-migrations", () -> {
+            applyAlone(database, now);
+            return null;
+        });
+    }
+
+    private static void applyAlone(Database database, long now) {
         database.write(connection -> {
             try (Statement statement = connection.createStatement()) {
                 statement.executeUpdate("CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -48,7 +60,7 @@ final class Migrations {
         }
         for (int version = current + 1; version <= ALL.size(); version++) {
             String name = ALL.get(version - 1);
-            String sql = load(name);
+            String sql = load(database.dialect(), name);
             int applied = version;
             database.write(connection -> {
                 run(connection, sql);
@@ -82,8 +94,9 @@ final class Migrations {
         }
     }
 
-    private static String load(String name) {
-        try (InputStream in = Migrations.class.getResourceAsStream("/db/migrations/" + name)) {
+    private static String load(String dialect, String name) {
+        InputStream own = Migrations.class.getResourceAsStream("/db/migrations/" + dialect + "/" + name);
+        try (InputStream in = own != null ? own : Migrations.class.getResourceAsStream("/db/migrations/" + name)) {
             if (in == null) {
                 throw new IllegalStateException("migration " + name + " is missing from the build");
             }

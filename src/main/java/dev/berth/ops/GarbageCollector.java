@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -73,12 +74,20 @@ public final class GarbageCollector {
         this.listener = listener;
     }
 
-    /** One run; one at a time (a second caller waits for the first to finish). */
+    /**
+     * One run; one at a time (a second caller in this process waits for the first to finish; a node sharing the
+     * database with another that is collecting skips its run, and reports nothing deleted).
+     */
     public Report run(boolean dryRun) {
         running.lock();
         long started = System.nanoTime();
         try {
-            Report report = collect(dryRun, clock.instant(), started);
+            Optional<Report> done = meta.ifAlone("gc", () -> collect(dryRun, clock.instant(), started));
+            if (done.isEmpty()) {
+                LOG.info("garbage collection skipped: another node is collecting");
+                return new Report(dryRun, 0, 0, 0, 0, 0, 0, Duration.ofNanos(System.nanoTime() - started));
+            }
+            Report report = done.get();
             listener.finished(report, false);
             if (report.deleted() > 0 || report.links() > 0 || dryRun) {
                 LOG.info("garbage collection{}: {} {} tags, {} untagged manifests, {} blob links, {} blobs ({} bytes),"

@@ -56,10 +56,24 @@ public final class Scrubber {
         this.listener = listener;
     }
 
-    /** One pass over everything stored; one at a time. */
+    /**
+     * One pass over everything stored; one at a time (on one node at a time where nodes share the database: a
+     * node that finds another scrubbing skips its pass and reports nothing checked).
+     */
     public Report run() {
         running.lock();
         long started = System.nanoTime();
+        try {
+            return meta.ifAlone("scrub", () -> pass(started)).orElseGet(() -> {
+                LOG.info("scrub skipped: another node is scrubbing");
+                return new Report(0, 0, List.of(), Duration.ofNanos(System.nanoTime() - started));
+            });
+        } finally {
+            running.unlock();
+        }
+    }
+
+    private Report pass(long started) {
         try {
             List<BlobStore.Entry> blobs = new ArrayList<>();
             store.forEachBlob(blobs::add);
@@ -90,8 +104,6 @@ public final class Scrubber {
             return report;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } finally {
-            running.unlock();
         }
     }
 

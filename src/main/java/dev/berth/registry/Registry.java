@@ -9,7 +9,7 @@ public record Registry(Blobs blobs, Uploads uploads, Manifests manifests, Listin
                        Pulls pulls) {
 
     public static Registry create(BlobStore store, MetadataStore meta, Clock clock) {
-        BlobLocks locks = new BlobLocks();
+        BlobLocks locks = new BlobLocks(meta);
         return new Registry(new Blobs(store, meta, locks), new Uploads(store, meta, clock, locks),
                 new Manifests(store, meta, clock, locks), new Listings(meta), locks, new Pulls(meta, clock));
     }

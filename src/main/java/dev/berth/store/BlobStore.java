@@ -97,6 +97,10 @@ public interface BlobStore extends Closeable {
     /** When an upload was last written to; empty if there is no such upload. */
     java.util.Optional<java.time.Instant> uploadModified(String id) throws IOException;
 
+    /** Releases what the store holds (caches, connections); never fails. */
+    @Override
+    void close();
+
     /** Every upload in progress (its id as {@code name}), in no particular order. */
     java.util.List<Entry> uploads() throws IOException;
 }

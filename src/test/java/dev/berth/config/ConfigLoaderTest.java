@@ -43,6 +43,25 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void readsThePostgresDatabaseAndNeverPrintsItsPassword() throws Exception {
+        BerthConfig.Database db = load("""
+                {"storage":{"rootDirectory":"/srv/berth","database":{"url":"jdbc:postgresql://db:5432/berth",
+                 "user":"berth","password":"s3cret","maxConnections":32}}}""").config().storage().database();
+        assertThat(db).isEqualTo(new BerthConfig.Database("jdbc:postgresql://db:5432/berth", "berth", "s3cret", 32));
+        assertThat(db.toString()).doesNotContain("s3cret");
+        assertThat(load(withRoot("")).config().storage().database()).isNull();
+        BerthConfig.Database defaults = load("""
+                {"storage":{"rootDirectory":"/srv","database":{"url":"jdbc:postgresql://db/berth"}}}""")
+                .config().storage().database();
+        assertThat(defaults.maxConnections()).isEqualTo(BerthConfig.Database.DEFAULT_MAX_CONNECTIONS);
+        assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"database\":{}}}", "storage.database.url: required");
+        assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"database\":{\"url\":\"jdbc:mysql://db/b\"}}}",
+                "storage.database.url: must be a PostgreSQL JDBC URL");
+        assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"database\":{\"url\":\"jdbc:postgresql://db/b\","
+                + "\"maxConnections\":2}}}", "storage.database.maxConnections: must be at least 4");
+    }
+
+    @Test
     void aMisspeltRootDirectoryStopsRatherThanStoringElsewhere() {
         assertProblem("{}", "storage.rootDirectory: required");
         assertThatThrownBy(() -> load("{\"storage\":{\"rootDirectroy\":\"/srv\"}}"))
@@ -199,7 +218,30 @@ class ConfigLoaderTest {
 
     @Test
     void refusesSettingsWhoseAbsenceWouldStoreDataElsewhere() {
+        assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"storageDriver\":{\"name\":\"gcs\"}}}",
+                "storage.storageDriver.name: only s3 is supported");
         assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"storageDriver\":{\"name\":\"s3\"}}}",
-                "storage.storageDriver: not supported yet");
+                "storage.storageDriver.bucket: required");
+        assertProblem("{\"storage\":{\"rootDirectory\":\"/srv\",\"storageDriver\":{\"name\":\"s3\","
+                + "\"bucket\":\"b\",\"accesskey\":\"k\"}}}", "storage.storageDriver.secretkey: accesskey and secretkey go together");
+    }
+
+    @Test
+    void readsZotsS3DriverKeysAndNeverPrintsTheSecret() throws Exception {
+        BerthConfig.ObjectStore s3 = load("""
+                {"storage":{"rootDirectory":"/srv","storageDriver":{"name":"s3","region":"eu-west-1",
+                 "regionendpoint":"minio.local:9000","secure":false,"bucket":"images","rootdirectory":"/zot/",
+                 "forcepathstyle":true,"accesskey":"AK","secretkey":"very-secret"}}}""").config().storage().objectStore();
+        assertThat(s3).isEqualTo(new BerthConfig.ObjectStore("images", "eu-west-1",
+                java.net.URI.create("http://minio.local:9000"), "zot", true, "AK", "very-secret"));
+        assertThat(s3.toString()).doesNotContain("very-secret");
+        BerthConfig.ObjectStore aws = load("""
+                {"storage":{"rootDirectory":"/srv","storageDriver":{"name":"s3","region":"us-east-2","bucket":"b"}}}""")
+                .config().storage().objectStore();
+        assertThat(aws).isEqualTo(new BerthConfig.ObjectStore("b", "us-east-2", null, "", false, null, null));
+        assertThat(load("""
+                {"storage":{"rootDirectory":"/srv","storageDriver":{"name":"s3","bucket":"b",
+                 "regionendpoint":"https://s3.example"}}}""").config().storage().objectStore().region())
+                .isEqualTo("us-east-1");
     }
 }

@@ -13,7 +13,10 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.NoSuchFileException;
+import java.time.Instant;
 import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
@@ -232,6 +235,40 @@ public abstract class BlobStoreContract {
             assertThatThrownBy(() -> store.createUpload(id, DigestAlgorithm.SHA256)).as(id)
                     .isInstanceOf(IllegalArgumentException.class);
         }
+    }
+
+    @Test
+    void housekeepingSeesBlobsAndUploadsAndSetsCorruptBlobsAside() throws Exception {
+        byte[] content = random(1_234, 10);
+        Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+        store.put(digest, content);
+        List<BlobStore.Entry> blobs = new ArrayList<>();
+        store.forEachBlob(blobs::add);
+        assertThat(blobs).singleElement().satisfies(e -> {
+            assertThat(e.name()).isEqualTo(digest.toString());
+            assertThat(e.size()).isEqualTo(1_234);
+            assertThat(e.modified()).isBetween(Instant.now().minusSeconds(60), Instant.now().plusSeconds(60));
+        });
+
+        String id = newId();
+        store.createUpload(id, DigestAlgorithm.SHA256);
+        store.appendToUpload(id, new ByteArrayInputStream(new byte[100]));
+        assertThat(store.uploads()).singleElement().satisfies(e -> {
+            assertThat(e.name()).isEqualTo(id);
+            assertThat(e.size()).isEqualTo(100);
+        });
+        assertThat(store.uploadModified(id)).hasValueSatisfying(t -> assertThat(t).isAfter(Instant.now().minusSeconds(60)));
+        store.deleteUpload(id);
+        assertThat(store.uploads()).isEmpty();
+        assertThat(store.uploadModified(id)).isEmpty();
+
+        assertThat(store.quarantine(digest)).isTrue();
+        assertThat(store.quarantine(digest)).isFalse();
+        assertThat(store.size(digest)).isEmpty();
+        List<BlobStore.Entry> after = new ArrayList<>();
+        store.forEachBlob(after::add);
+        assertThat(after).isEmpty();
+        assertThat(store.usableSpace()).isPositive();
     }
 
     @Test

@@ -32,13 +32,23 @@ public final class BerthProcess implements AutoCloseable {
 
     /** The same, with {@code log} as the config's log section (JSON). */
     public static BerthProcess startWithLog(Path root, String logSection, String... extraArgs) throws Exception {
+        return startWithConfig("{\"rootDirectory\":\"" + root + "\"}", "", logSection, extraArgs);
+    }
+
+    /**
+     * Starts {@code berth serve} with {@code storage} as the config's storage section and {@code httpExtra} (such
+     * as {@code "auth":{...},}) added to its http section, both JSON.
+     */
+    public static BerthProcess startWithConfig(String storage, String httpExtra, String logSection, String... extraArgs)
+            throws Exception {
         int port;
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
         Path config = Files.createTempFile("berth-config", ".json");
-        Files.writeString(config, "{\"storage\":{\"rootDirectory\":\"" + root + "\"},"
-                + "\"http\":{\"address\":\"127.0.0.1\",\"port\":\"" + port + "\"},\"log\":" + logSection + "}");
+        Files.writeString(config, "{\"storage\":" + storage + ","
+                + "\"http\":{" + httpExtra + "\"address\":\"127.0.0.1\",\"port\":\"" + port + "\"},\"log\":"
+                + logSection + "}");
         Path log = Files.createTempFile("berth-process", ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",

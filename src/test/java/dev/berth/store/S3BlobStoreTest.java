@@ -1,0 +1,92 @@
+package dev.berth.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.berth.oci.Digest;
+import dev.berth.oci.DigestAlgorithm;
+import dev.berth.testing.TestS3;
+import java.io.ByteArrayInputStream;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.services.s3.S3Client;
+
+/** The blob store contract on S3 (s3proxy in the test JVM), and what only a shared bucket must do. */
+class S3BlobStoreTest extends BlobStoreContract {
+    @TempDir
+    Path spool;
+    private String bucket;
+
+    @Override
+    protected BlobStore newStore() throws Exception {
+        if (bucket == null) {
+            bucket = TestS3.newBucket();
+        }
+        return node("a");
+    }
+
+    /** Another node on the same bucket, with a spool of its own. */
+    private S3BlobStore node(String name) throws Exception {
+        return new S3BlobStore(TestS3.client(), bucket, "berth", spool.resolve(name));
+    }
+
+    @Test
+    void laysBlobsOutByAlgorithmAndPrefixInTheBucket() throws Exception {
+        byte[] content = random(10, 11);
+        Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+        store.put(digest, content);
+        try (S3Client s3 = TestS3.client()) {
+            assertThat(s3.headObject(h -> h.bucket(bucket)
+                    .key("berth/blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex())).contentLength())
+                    .isEqualTo(10);
+        }
+    }
+
+    @Test
+    void anUploadStartedOnOneNodeIsContinuedAndCommittedOnOthers() throws Exception {
+        byte[] content = random(7 * 1024 * 1024 + 123, 21);
+        Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+        String id = UUID.randomUUID().toString();
+        try (S3BlobStore b = node("b"); S3BlobStore c = node("c")) {
+            store.createUpload(id, DigestAlgorithm.SHA256);
+            store.appendToUpload(id, new ByteArrayInputStream(content, 0, 1_000));
+            assertThat(b.uploadSize(id)).isEqualTo(1_000);
+            b.appendToUpload(id, new ByteArrayInputStream(content, 1_000, 6 * 1024 * 1024));
+            assertThat(c.uploadSize(id)).isEqualTo(1_000 + 6 * 1024 * 1024);
+            c.appendToUpload(id, new ByteArrayInputStream(content, 1_000 + 6 * 1024 * 1024,
+                    content.length - 1_000 - 6 * 1024 * 1024));
+            // c saw only the last piece: it reads the others back to check the digest
+            assertThat(c.commitUpload(id, digest)).isEqualTo(content.length);
+            assertThat(store.size(digest)).hasValue(content.length);
+            try (SeekableByteChannel channel = b.open(digest)) {
+                assertThat(read(channel)).isEqualTo(content);
+            }
+            assertThat(store.uploads()).isEmpty();
+        }
+    }
+
+    @Test
+    void largePiecesAreJoinedInsideTheBucketAndRangesAreServed() throws Exception {
+        byte[] content = random(40 * 1024 * 1024, 22);
+        Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+        String id = UUID.randomUUID().toString();
+        store.createUpload(id, DigestAlgorithm.SHA256);
+        store.appendToUpload(id, new ByteArrayInputStream(content, 0, 20 * 1024 * 1024));
+        store.appendToUpload(id, new ByteArrayInputStream(content, 20 * 1024 * 1024, 20 * 1024 * 1024));
+        assertThat(store.commitUpload(id, digest)).isEqualTo(content.length);
+        try (SeekableByteChannel channel = store.open(digest)) {
+            assertThat(channel.size()).isEqualTo(content.length);
+            channel.position(30 * 1024 * 1024);
+            ByteBuffer tail = ByteBuffer.allocate(1000);
+            while (tail.hasRemaining() && channel.read(tail) > 0) {
+                // fill
+            }
+            byte[] expected = new byte[1000];
+            System.arraycopy(content, 30 * 1024 * 1024, expected, 0, 1000);
+            assertThat(tail.array()).isEqualTo(expected);
+        }
+    }
+}
