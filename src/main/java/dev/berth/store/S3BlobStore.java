@@ -71,6 +71,8 @@ public final class S3BlobStore implements BlobStore {
     private static final long MIN_PART = 5L * 1024 * 1024;
     private static final long MAX_COPY = 5L * 1024 * 1024 * 1024;
     private static final int COPY_BUFFER = 256 * 1024;
+    /** Blobs up to this size are kept in memory once read (manifests and configs, mostly). */
+    private static final long SMALL = 64 * 1024;
     private static final long TOUCH_EVERY = java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
 
     private final S3Client s3;
@@ -80,6 +82,9 @@ public final class S3BlobStore implements BlobStore {
     /** Hashes of uploads as far as this node wrote them; a miss only costs reading the pieces back at commit. */
     private final Cache<String, RunningHash> hashes = Caffeine.newBuilder()
             .expireAfterAccess(Duration.ofHours(1)).maximumSize(10_000).build();
+    /** Small blobs that hashed to their digest when read (see {@link #open}), up to 64 MiB in all. */
+    private final Cache<Digest, byte[]> small = Caffeine.newBuilder()
+            .maximumWeight(64L * 1024 * 1024).weigher((Digest d, byte[] b) -> b.length + 100).build();
 
     public S3BlobStore(S3Client s3, String bucket, String prefix, Path spool) throws IOException {
         this.s3 = s3;
@@ -129,9 +134,34 @@ public final class S3BlobStore implements BlobStore {
         return sizeOf(blobKey(digest));
     }
 
+    /**
+     * Opens a blob. Small ones (manifests, configs: what every pull asks for first) are kept in memory once read
+     * and found to hash to their digest, so a warm pull costs no request to the bucket for them. Safe on every
+     * node: content behind a digest never changes, and a blob that is deleted is forgotten by the database
+     * before any read would reach this store.
+     */
     @Override
     public SeekableByteChannel open(Digest digest) throws IOException {
-        return new ObjectChannel(blobKey(digest));
+        byte[] kept = small.getIfPresent(digest);
+        if (kept != null) {
+            return new BytesChannel(kept);
+        }
+        ObjectChannel channel = new ObjectChannel(blobKey(digest));
+        if (channel.size() > SMALL) {
+            return channel;
+        }
+        byte[] bytes;
+        try (channel) {
+            ByteBuffer buffer = ByteBuffer.allocate((int) channel.size());
+            while (buffer.hasRemaining() && channel.read(buffer) >= 0) {
+                // fill
+            }
+            bytes = buffer.array();
+        }
+        if (Digest.compute(digest.algorithm(), bytes).equals(digest)) {
+            small.put(digest, bytes);
+        }
+        return new BytesChannel(bytes);
     }
 
     @Override
@@ -147,6 +177,7 @@ public final class S3BlobStore implements BlobStore {
 
     @Override
     public boolean delete(Digest digest) throws IOException {
+        small.invalidate(digest);
         String key = blobKey(digest);
         if (sizeOf(key).isEmpty()) {
             return false;
@@ -388,6 +419,7 @@ public final class S3BlobStore implements BlobStore {
 
     @Override
     public boolean quarantine(Digest digest) throws IOException {
+        small.invalidate(digest);
         String key = blobKey(digest);
         OptionalLong size = sizeOf(key);
         if (size.isEmpty()) {
@@ -835,6 +867,64 @@ public final class S3BlobStore implements BlobStore {
         public void close() {
             open = false;
             closeStream();
+        }
+    }
+
+    /** Bytes in memory as a read-only channel. */
+    private static final class BytesChannel implements SeekableByteChannel {
+        private final byte[] bytes;
+        private long position;
+        private boolean open = true;
+
+        BytesChannel(byte[] bytes) {
+            this.bytes = bytes;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) {
+            if (position >= bytes.length) {
+                return -1;
+            }
+            int n = (int) Math.min(dst.remaining(), bytes.length - position);
+            dst.put(bytes, (int) position, n);
+            position += n;
+            return n;
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            throw new java.nio.channels.NonWritableChannelException();
+        }
+
+        @Override
+        public long position() {
+            return position;
+        }
+
+        @Override
+        public SeekableByteChannel position(long newPosition) {
+            position = newPosition;
+            return this;
+        }
+
+        @Override
+        public long size() {
+            return bytes.length;
+        }
+
+        @Override
+        public SeekableByteChannel truncate(long size) {
+            throw new java.nio.channels.NonWritableChannelException();
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        public void close() {
+            open = false;
         }
     }
 

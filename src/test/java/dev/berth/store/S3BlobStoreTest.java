@@ -89,4 +89,32 @@ class S3BlobStoreTest extends BlobStoreContract {
             assertThat(tail.array()).isEqualTo(expected);
         }
     }
+
+    @Test
+    void smallBlobsAreKeptInMemoryOnlyOnceTheyHashToTheirDigest() throws Exception {
+        byte[] content = random(2_000, 23);
+        Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+        String key = "berth/blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex();
+        try (S3Client s3 = TestS3.client()) {
+            // Rotten bytes in the bucket are served as they are (scrub's business) but never kept.
+            s3.putObject(p -> p.bucket(bucket).key(key), software.amazon.awssdk.core.sync.RequestBody.fromBytes(new byte[2_000]));
+            try (SeekableByteChannel channel = store.open(digest)) {
+                assertThat(read(channel)).isEqualTo(new byte[2_000]);
+            }
+            s3.putObject(p -> p.bucket(bucket).key(key), software.amazon.awssdk.core.sync.RequestBody.fromBytes(content));
+            try (SeekableByteChannel channel = store.open(digest)) {
+                assertThat(read(channel)).isEqualTo(content);
+            }
+            // Now kept: served even with the bucket's copy gone behind the store's back.
+            s3.deleteObject(d -> d.bucket(bucket).key(key));
+            try (SeekableByteChannel channel = store.open(digest)) {
+                assertThat(read(channel)).isEqualTo(content);
+            }
+            // Deleting through the store forgets it.
+            store.put(digest, content);
+            assertThat(store.delete(digest)).isTrue();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> store.open(digest))
+                    .isInstanceOf(java.nio.file.NoSuchFileException.class);
+        }
+    }
 }
