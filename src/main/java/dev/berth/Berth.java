@@ -77,7 +77,8 @@ public final class Berth implements AutoCloseable {
         try {
             Registry registry = Registry.create(blobs, meta, clock);
             Access access = Access.create(config.http(), meta, clock);
-            Health health = new Health(() -> Files.isDirectory(root) && Files.isWritable(root));
+            Health health = new Health(() -> Files.isDirectory(root) && Files.isWritable(root) && meta.reachable()
+                    && blobs.reachable());
             JdbcMetadataStore rows = meta;
             Metrics metrics = config.metrics().enabled() ? new Metrics(clock, () -> access.apiKeys().all().stream()
                     .map(k -> new Metrics.KeyLifetime(k.owner(), k.label(), k.id(), k.expiresAt())).toList(),

@@ -67,6 +67,15 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
         db.claim(alone);
     }
 
+    /** Whether the database answers now (for readiness). */
+    public boolean reachable() {
+        try {
+            return db.read(c -> c.isValid(2));
+        } catch (MetadataException e) {
+            return false;
+        }
+    }
+
     @Override
     public Held lockBlob(Digest digest) {
         Database.Held held = db.lock("berth-blob:" + digest);

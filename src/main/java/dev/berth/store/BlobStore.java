@@ -97,6 +97,11 @@ public interface BlobStore extends Closeable {
     /** When an upload was last written to; empty if there is no such upload. */
     java.util.Optional<java.time.Instant> uploadModified(String id) throws IOException;
 
+    /** Whether the store answers now (for readiness); a local store always does. */
+    default boolean reachable() {
+        return true;
+    }
+
     /** Releases what the store holds (caches, connections); never fails. */
     @Override
     void close();

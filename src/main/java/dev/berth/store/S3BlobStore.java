@@ -127,6 +127,17 @@ public final class S3BlobStore implements BlobStore {
         call(() -> s3.headBucket(b -> b.bucket(bucket)));
     }
 
+    @Override
+    public boolean reachable() {
+        try {
+            check();
+            return true;
+        } catch (IOException e) {
+            LOG.warn("the S3 bucket {} does not answer: {}", bucket, e.getMessage());
+            return false;
+        }
+    }
+
     // --- blobs ---------------------------------------------------------------------------------------------
 
     @Override
