@@ -34,11 +34,11 @@ import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
-import software.amazon.awssdk.core.retry.RetryMode;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
@@ -100,8 +100,8 @@ public final class S3BlobStore implements BlobStore {
     }
 
     /**
-     * A client for {@code endpoint} (null: AWS itself) in {@code region}. Retries throttling ({@code SlowDown}) and
-     * 5xx answers with back-off; sends no optional checksums, which not every S3-compatible service accepts.
+     * A client for {@code endpoint} (null: AWS itself) in {@code region}. Sends no optional checksums, which not
+     * every S3-compatible service accepts.
      */
     public static S3Client client(String region, URI endpoint, boolean pathStyle, String accessKey, String secretKey) {
         AwsCredentialsProvider credentials = accessKey == null
@@ -115,7 +115,10 @@ public final class S3BlobStore implements BlobStore {
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
                 .httpClientBuilder(ApacheHttpClient.builder().maxConnections(256)
                         .connectionTimeout(Duration.ofSeconds(10)).socketTimeout(Duration.ofSeconds(60)))
-                .overrideConfiguration(o -> o.retryStrategy(RetryMode.STANDARD));
+                // Throttling (SlowDown) and 5xx are retried with jittered exponential back-off, more patiently
+                // than the SDK's default of three attempts: a push should ride out a busy bucket.
+                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
+                        .maxAttempts(6).build()));
         if (endpoint != null) {
             builder.endpointOverride(endpoint);
         }

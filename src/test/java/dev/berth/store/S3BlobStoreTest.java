@@ -117,4 +117,69 @@ class S3BlobStoreTest extends BlobStoreContract {
                     .isInstanceOf(java.nio.file.NoSuchFileException.class);
         }
     }
+
+    @Test
+    void aBusyBucketIsRetriedWithBackOff() throws Exception {
+        // A TCP proxy in front of the S3 server that answers the first connections "503 SlowDown", as S3 does
+        // when throttling, and then passes everything through untouched (signatures stay valid).
+        try (java.net.ServerSocket front = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+            Thread.ofVirtual().start(() -> {
+                while (!front.isClosed()) {
+                    try {
+                        java.net.Socket client = front.accept();
+                        if (refused.incrementAndGet() <= 3) {
+                            Thread.ofVirtual().start(() -> slowDown(client));
+                        } else {
+                            java.net.Socket server = new java.net.Socket("127.0.0.1", TestS3.endpoint().getPort());
+                            Thread.ofVirtual().start(() -> pipe(client, server));
+                            Thread.ofVirtual().start(() -> pipe(server, client));
+                        }
+                    } catch (java.io.IOException closed) {
+                        return;
+                    }
+                }
+            });
+            java.net.URI busy = java.net.URI.create("http://127.0.0.1:" + front.getLocalPort());
+            try (S3BlobStore flaky = new S3BlobStore(S3BlobStore.client(TestS3.REGION, busy, true, TestS3.ACCESS_KEY,
+                    TestS3.SECRET_KEY), bucket, "berth", spool.resolve("flaky"))) {
+                byte[] content = random(5_000, 24);
+                Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+                flaky.put(digest, content);
+                assertThat(refused.get()).as("three refusals, then the retries went through").isGreaterThan(3);
+                assertThat(store.size(digest)).hasValue(5_000);
+            }
+        }
+    }
+
+    private static void slowDown(java.net.Socket client) {
+        try (client) {
+            java.io.InputStream in = client.getInputStream();
+            byte[] head = new byte[8192];
+            int n = in.read(head); // the request line and headers; the answer does not wait for a body
+            assertThat(n).isPositive();
+            String body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
+                    + "<Message>Please reduce your request rate.</Message></Error>";
+            client.getOutputStream().write(("HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                    + "Content-Length: " + body.length() + "\r\nConnection: close\r\n\r\n" + body)
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            client.getOutputStream().flush();
+        } catch (java.io.IOException ignored) {
+            // the client gave up on this connection
+        }
+    }
+
+    private static void pipe(java.net.Socket from, java.net.Socket to) {
+        try {
+            from.getInputStream().transferTo(to.getOutputStream());
+        } catch (java.io.IOException ignored) {
+            // one side closed
+        } finally {
+            try {
+                to.shutdownOutput();
+            } catch (java.io.IOException ignored) {
+                // already closed
+            }
+        }
+    }
 }
