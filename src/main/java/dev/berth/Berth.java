@@ -94,6 +94,7 @@ public final class Berth implements AutoCloseable {
                     Thread.ofPlatform().daemon().name("berth-maintenance-", 1).factory());
             JdbcMetadataStore store = meta;
             maintenance.scheduleWithFixedDelay(() -> forgetExpiredSessions(store, clock), 1, 10, TimeUnit.MINUTES);
+            maintenance.scheduleWithFixedDelay(store::renewClaim, 10, 10, TimeUnit.SECONDS);
             BerthConfig.Gc gc = config.storage().gc();
             GarbageCollector collector = new GarbageCollector(blobs, meta, registry.locks(), registry.uploads(), clock,
                     gc, metrics == null ? (report, failed) -> { } : metrics::gcFinished);

@@ -222,6 +222,10 @@ public final class ConfigLoader {
         s.notYet("redirectBlobURL", "blob redirects need a remote storage driver, not supported yet", false);
         s.notYet("fastRestart", "ignored: Berth starts from its database without scanning storage", false);
         BerthConfig.ObjectStore objectStore = readStorageDriver(s.section("storageDriver"));
+        if (objectStore != null && gc && !gcDelay.isZero() && gcDelay.compareTo(Duration.ofMinutes(1)) < 0) {
+            s.warn("gcDelay", "with blobs in S3 a chunk still arriving is marked alive every 20 s, so under a minute"
+                    + " collection on another node may discard an upload in progress");
+        }
         BerthConfig.Database database = readDatabase(s.section("database"));
         s.finish();
         return new BerthConfig.Storage(root == null || root.isBlank() ? BerthConfig.DEFAULT_ROOT : Path.of(root),

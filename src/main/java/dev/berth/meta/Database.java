@@ -21,6 +21,15 @@ import org.sqlite.SQLiteDataSource;
  * rules written for SQLite's single writer (tag immutability, links checked before a delete) rely on.
  */
 final class Database implements Closeable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Database.class);
+    /**
+     * Advisory locks use PostgreSQL's two-key form: a class of Berth's own, and the name's hash within it, so
+     * that no name a client chooses (a digest) can hash onto the nodes' registration or a lease.
+     */
+    static final int NODES = 0x42520001;
+    static final int LEASES = 0x42520002;
+    static final int BLOBS = 0x42520003;
+
     /** How long a write keeps retrying serialization conflicts before it gives up. */
     private static final long RETRY_FOR_NANOS = TimeUnit.SECONDS.toNanos(30);
 
@@ -37,7 +46,10 @@ final class Database implements Closeable {
     /** Connections that hold PostgreSQL advisory locks for nodes sharing the database; null elsewhere. */
     private HikariDataSource lockPool;
     private PGSimpleDataSource source;
+    private PGSimpleDataSource probe;
     private Connection claim;
+    private boolean claimExclusive;
+    private volatile boolean claimLost;
 
     private Database(HikariDataSource writer, HikariDataSource readers, boolean serializable) {
         this.writer = writer;
@@ -80,7 +92,8 @@ final class Database implements Closeable {
         // A server's connections can be cut by it, by a proxy or by a failover: let the pool renew them.
         config.setMaxLifetime(TimeUnit.MINUTES.toMillis(30));
         config.setIdleTimeout(TimeUnit.MINUTES.toMillis(10));
-        config.setConnectionTimeout(30_000);
+        // An unreachable server fails a request within seconds rather than holding it.
+        config.setConnectionTimeout(10_000);
         HikariDataSource pool;
         try {
             pool = new HikariDataSource(config);
@@ -89,12 +102,46 @@ final class Database implements Closeable {
         }
         Database database = new Database(pool, pool, true);
         database.source = source;
-        HikariConfig locks = poolConfig("berth-postgres-locks", source, connections, null);
+        database.probe = probe(url, user, password);
+        // A lock waited for longer than a minute fails its request instead of holding it for ever.
+        HikariConfig locks = poolConfig("berth-postgres-locks", source, connections, "SET lock_timeout = '60s'");
         locks.setMinimumIdle(0);
         locks.setMaxLifetime(TimeUnit.MINUTES.toMillis(30));
         locks.setIdleTimeout(TimeUnit.MINUTES.toMillis(1));
         database.lockPool = new HikariDataSource(locks);
         return database;
+    }
+
+    /** A data source for readiness probes: a fresh connection that gives up within two seconds. */
+    private static PGSimpleDataSource probe(String url, String user, String password) {
+        PGSimpleDataSource probe = new PGSimpleDataSource();
+        probe.setUrl(url);
+        if (user != null) {
+            probe.setUser(user);
+        }
+        if (password != null) {
+            probe.setPassword(password);
+        }
+        probe.setApplicationName("berth-readiness");
+        probe.setConnectTimeout(2);
+        probe.setLoginTimeout(2);
+        probe.setSocketTimeout(2);
+        return probe;
+    }
+
+    /** Whether the database answers now, within about two seconds; for readiness probes. */
+    boolean reachable() {
+        if (probe == null) {
+            return read(c -> c.isValid(2));
+        }
+        if (claimLost || !claimHeld()) {
+            return false;
+        }
+        try (Connection c = probe.getConnection()) {
+            return c.isValid(2);
+        } catch (SQLException e) {
+            return false;
+        }
     }
 
     /**
@@ -107,21 +154,70 @@ final class Database implements Closeable {
         if (source == null || claim != null) {
             return;
         }
+        claim = takeClaim(exclusive);
+        claimExclusive = exclusive;
+        alone = exclusive;
+    }
+
+    private Connection takeClaim(boolean exclusive) {
         try {
             Connection connection = source.getConnection();
-            try (var s = connection.prepareStatement(exclusive ? "SELECT pg_try_advisory_lock(hashtext('berth-node'))"
-                    : "SELECT pg_try_advisory_lock_shared(hashtext('berth-node'))");
-                 var rows = s.executeQuery()) {
-                rows.next();
-                if (!rows.getBoolean(1)) {
-                    connection.close();
-                    throw new InUseException(exclusive);
+            try (var s = connection.prepareStatement(exclusive ? "SELECT pg_try_advisory_lock(?, 0)"
+                    : "SELECT pg_try_advisory_lock_shared(?, 0)")) {
+                s.setInt(1, NODES);
+                try (var rows = s.executeQuery()) {
+                    rows.next();
+                    if (!rows.getBoolean(1)) {
+                        connection.close();
+                        throw new InUseException(exclusive);
+                    }
                 }
             }
-            claim = connection;
-            alone = exclusive;
+            return connection;
         } catch (SQLException e) {
             throw unreachable(source.getUrl(), e);
+        }
+    }
+
+    /** Whether this node's registration is still held (its connection alive); true where there is none. */
+    private synchronized boolean claimHeld() {
+        try {
+            return claim == null || claim.isValid(2);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Takes the registration again if its connection was lost (PostgreSQL restarted, a failover): the server
+     * forgot it with the connection. If a process of the other kind took the database meanwhile, this one is no
+     * longer ready (see {@link #reachable}) and says why. Run every few seconds.
+     */
+    synchronized void renewClaim() {
+        if (claim == null || claimLost) {
+            return;
+        }
+        try {
+            if (claim.isValid(2)) {
+                return;
+            }
+        } catch (SQLException e) {
+            // treated as lost
+        }
+        try {
+            claim.close();
+        } catch (SQLException ignored) {
+            // already gone
+        }
+        try {
+            claim = takeClaim(claimExclusive);
+            LOG.info("registered on the database again after its connection was lost");
+        } catch (InUseException e) {
+            claimLost = true;
+            LOG.error("lost this node's registration on the database while it was unreachable, and {}; this node"
+                    + " reports itself not ready until restarted", e.getMessage());
+        } catch (MetadataException e) {
+            LOG.warn("cannot register on the database again yet: {}", e.getMessage());
         }
     }
 
@@ -185,7 +281,7 @@ final class Database implements Closeable {
         if (!serializable) {
             return work.get();
         }
-        try (Held held = advisory(name, true).orElseThrow()) {
+        try (Held held = advisory(LEASES, name, true).orElseThrow()) {
             return work.get();
         }
     }
@@ -201,27 +297,28 @@ final class Database implements Closeable {
      * lock on a connection of its own), until closed. Where this process is the only one, it holds nothing: the
      * process's own locks suffice.
      */
-    Held lock(String name) {
+    Held lock(int kind, String name) {
         if (alone) {
             return () -> { };
         }
-        return advisory(name, true).orElseThrow();
+        return advisory(kind, name, true).orElseThrow();
     }
 
     /** Like {@link #lock}, but only if no other process holds it now; empty if one does. */
-    java.util.Optional<Held> tryLock(String name) {
+    java.util.Optional<Held> tryLock(int kind, String name) {
         if (alone) {
             return java.util.Optional.of(() -> { });
         }
-        return advisory(name, false);
+        return advisory(kind, name, false);
     }
 
-    private java.util.Optional<Held> advisory(String name, boolean wait) {
+    private java.util.Optional<Held> advisory(int kind, String name, boolean wait) {
         try {
             Connection connection = lockPool.getConnection();
-            try (var take = connection.prepareStatement(wait ? "SELECT pg_advisory_lock(hashtext(?))"
-                    : "SELECT pg_try_advisory_lock(hashtext(?))")) {
-                take.setString(1, name);
+            try (var take = connection.prepareStatement(wait ? "SELECT pg_advisory_lock(?, hashtext(?))"
+                    : "SELECT pg_try_advisory_lock(?, hashtext(?))")) {
+                take.setInt(1, kind);
+                take.setString(2, name);
                 try (var rows = take.executeQuery()) {
                     rows.next();
                     if (!wait && !rows.getBoolean(1)) {
@@ -234,8 +331,9 @@ final class Database implements Closeable {
                 throw e;
             }
             return java.util.Optional.of(() -> {
-                try (var release = connection.prepareStatement("SELECT pg_advisory_unlock(hashtext(?))")) {
-                    release.setString(1, name);
+                try (var release = connection.prepareStatement("SELECT pg_advisory_unlock(?, hashtext(?))")) {
+                    release.setInt(1, kind);
+                    release.setString(2, name);
                     release.execute();
                     connection.close();
                 } catch (SQLException e) {

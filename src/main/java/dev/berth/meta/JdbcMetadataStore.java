@@ -67,24 +67,29 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
         db.claim(alone);
     }
 
-    /** Whether the database answers now (for readiness). */
+    /** Whether the database answers now, within seconds, and this node is still registered on it (readiness). */
     public boolean reachable() {
         try {
-            return db.read(c -> c.isValid(2));
+            return db.reachable();
         } catch (MetadataException e) {
             return false;
         }
     }
 
+    /** Registers this node on the database again if PostgreSQL forgot it (see {@link Database#renewClaim}). */
+    public void renewClaim() {
+        db.renewClaim();
+    }
+
     @Override
     public Held lockBlob(Digest digest) {
-        Database.Held held = db.lock("berth-blob:" + digest);
+        Database.Held held = db.lock(Database.BLOBS, digest.toString());
         return held::close;
     }
 
     @Override
     public <T> Optional<T> ifAlone(String name, java.util.function.Supplier<T> work) {
-        Optional<Database.Held> held = db.tryLock("berth-" + name);
+        Optional<Database.Held> held = db.tryLock(Database.LEASES, name);
         if (held.isEmpty()) {
             return Optional.empty();
         }

@@ -70,10 +70,14 @@ public final class S3BlobStore implements BlobStore {
     /** S3's smallest part (but the last) and largest single copy. */
     private static final long MIN_PART = 5L * 1024 * 1024;
     private static final long MAX_COPY = 5L * 1024 * 1024 * 1024;
+    private static final long GIB = 1024L * 1024 * 1024;
+    /** S3's most parts in one multipart upload, with room to spare. */
+    private static final long MAX_PARTS = 9_000;
     private static final int COPY_BUFFER = 256 * 1024;
     /** Blobs up to this size are kept in memory once read (manifests and configs, mostly). */
     private static final long SMALL = 64 * 1024;
-    private static final long TOUCH_EVERY = java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
+    /** How often a chunk still arriving is marked as alive for garbage collection on other nodes. */
+    private static final long TOUCH_EVERY = java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
 
     private final S3Client s3;
     private final String bucket;
@@ -226,7 +230,8 @@ public final class S3BlobStore implements BlobStore {
         Pieces pieces = pieces(id);
         long start = pieces.size();
         RunningHash known = hashes.getIfPresent(id);
-        RunningHash hash = known != null && known.offset == start ? known.copy() : null;
+        RunningHash hash = known != null && known.covers(pieces) ? known.copy() : null;
+        String key = pieceKey(id, start);
         Path piece = spool.resolve(id + "." + UUID.randomUUID() + ".piece");
         IOException broken = null;
         long written = 0;
@@ -254,12 +259,15 @@ public final class S3BlobStore implements BlobStore {
                 }
             }
             if (written > 0) {
-                sendFile(piece, pieceKey(id, start), written);
+                sendFile(piece, key, written);
             }
         } finally {
             Files.deleteIfExists(piece);
         }
         if (hash != null) {
+            if (written > 0) {
+                hash.pieces.add(key);
+            }
             hashes.put(id, hash);
         } else {
             hashes.invalidate(id);
@@ -357,6 +365,7 @@ public final class S3BlobStore implements BlobStore {
                     byte[] head = call(() -> s3.getObjectAsBytes(g -> g.bucket(bucket).key(piece.key())
                             .range("bytes=0-" + (keep - 1)))).asByteArray();
                     call(() -> s3.putObject(p -> p.bucket(bucket).key(piece.key()), RequestBody.fromBytes(head)));
+                    hashes.invalidate(id);
                 }
             }
         }
@@ -384,7 +393,9 @@ public final class S3BlobStore implements BlobStore {
         } else {
             Pieces pieces = pieces(id);
             size = pieces.size();
-            Digest actual = hash != null && hash.offset == size && hash.algorithm == expected.algorithm()
+            // The node's own hash counts only if the bucket holds exactly the pieces it hashed: another node's
+            // piece (a client sending two chunks at once through two nodes) means reading everything back.
+            Digest actual = hash != null && hash.covers(pieces) && hash.algorithm == expected.algorithm()
                     ? hash.snapshot() : hashPieces(pieces, expected.algorithm());
             if (!actual.equals(expected)) {
                 throw mismatch(expected, actual);
@@ -508,9 +519,12 @@ public final class S3BlobStore implements BlobStore {
         return prefix + "uploads/" + id + "/";
     }
 
+    /** A new piece's key: where its bytes start, and a name of its own, so that no append can replace another. */
     private String pieceKey(String id, long offset) {
-        return uploadPrefix(id) + String.format("%020d", offset);
+        return uploadPrefix(id) + String.format("%020d", offset) + "-" + UUID.randomUUID();
     }
+
+    private static final Pattern PIECE = Pattern.compile("(\\d{20})-[0-9a-f-]{36}");
 
     private Path spoolPath(String id) {
         uploadPrefix(id); // validates
@@ -530,30 +544,36 @@ public final class S3BlobStore implements BlobStore {
         }
     }
 
+    /**
+     * The upload's pieces. Two pieces that start at the same byte (two chunks sent at once, through two nodes)
+     * leave the upload with no single content: it can only be started again.
+     */
     private Pieces pieces(String id) throws IOException {
         String uploadPrefix = uploadPrefix(id);
         boolean[] exists = {false};
-        TreeMap<Long, Piece> pieces = new TreeMap<>();
+        List<Piece> found = new ArrayList<>();
         list(uploadPrefix, o -> {
             String name = o.key().substring(uploadPrefix.length());
+            var piece = PIECE.matcher(name);
             if (name.equals("info")) {
                 exists[0] = true;
-            } else if (name.length() == 20 && name.chars().allMatch(Character::isDigit)) {
-                long offset = Long.parseLong(name);
-                pieces.put(offset, new Piece(o.key(), offset, o.size()));
+            } else if (piece.matches()) {
+                found.add(new Piece(o.key(), Long.parseLong(piece.group(1)), o.size()));
             }
         });
         if (!exists[0]) {
             throw new NoSuchFileException("upload " + id);
         }
+        found.sort(java.util.Comparator.comparingLong(Piece::offset));
         long expected = 0;
-        for (Piece piece : pieces.values()) {
+        for (Piece piece : found) {
             if (piece.offset() != expected) {
-                throw new IOException("upload " + id + " has a gap at byte " + expected);
+                throw RegistryException.of(ErrorCode.BLOB_UPLOAD_INVALID, "upload " + id + " received chunks that"
+                        + " overlap (sent at the same time?) and holds no single content; start the upload again");
             }
             expected = piece.end();
         }
-        return new Pieces(List.copyOf(pieces.values()));
+        return new Pieces(List.copyOf(found));
     }
 
     private Digest hashPieces(Pieces pieces, DigestAlgorithm algorithm) throws IOException {
@@ -580,7 +600,8 @@ public final class S3BlobStore implements BlobStore {
             call(() -> s3.putObject(p -> p.bucket(bucket).key(key), RequestBody.empty()));
         } else if (list.size() == 1) {
             copy(list.getFirst().key(), list.getFirst().size(), key);
-        } else if (list.subList(0, list.size() - 1).stream().allMatch(p -> p.size() >= MIN_PART && p.size() <= MAX_COPY)) {
+        } else if (list.subList(0, list.size() - 1).stream().allMatch(p -> p.size() >= MIN_PART)
+                && list.stream().mapToLong(p -> Math.max(1, (p.size() + GIB - 1) / GIB)).sum() <= MAX_PARTS) {
             String upload = call(() -> s3.createMultipartUpload(c -> c.bucket(bucket).key(key))).uploadId();
             try {
                 List<CompletedPart> parts = new ArrayList<>();
@@ -636,15 +657,28 @@ public final class S3BlobStore implements BlobStore {
 
     private void copyParts(String source, long size, String target, String upload, List<CompletedPart> parts)
             throws IOException {
-        long step = 1024L * 1024 * 1024; // well inside S3's 5 MiB to 5 GiB for a part
-        for (long from = 0; from < size; from += step) {
-            String range = "bytes=" + from + "-" + (Math.min(size, from + step) - 1);
+        for (long[] range : copyRanges(size)) {
+            String bytes = "bytes=" + range[0] + "-" + range[1];
             int number = parts.size() + 1;
             String etag = call(() -> s3.uploadPartCopy(c -> c.sourceBucket(bucket).sourceKey(source)
                     .destinationBucket(bucket).destinationKey(target).uploadId(upload).partNumber(number)
-                    .copySourceRange(range))).copyPartResult().eTag();
+                    .copySourceRange(bytes))).copyPartResult().eTag();
             parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
         }
+    }
+
+    /**
+     * The parts a piece of {@code size} bytes is copied in, as inclusive byte ranges: equal parts of at most
+     * 1 GiB, so that no part but an object's last is ever below S3's 5 MiB minimum.
+     */
+    static List<long[]> copyRanges(long size) {
+        long count = Math.max(1, (size + GIB - 1) / GIB);
+        long step = (size + count - 1) / count;
+        List<long[]> ranges = new ArrayList<>();
+        for (long from = 0; from < size; from += step) {
+            ranges.add(new long[] {from, Math.min(size, from + step) - 1});
+        }
+        return ranges;
     }
 
     /** Sends a local file as the object {@code key}: one request when small, a multipart upload when large. */
@@ -654,11 +688,12 @@ public final class S3BlobStore implements BlobStore {
             return;
         }
         String upload = call(() -> s3.createMultipartUpload(c -> c.bucket(bucket).key(key))).uploadId();
+        long partSize = Math.max(PART, (size + MAX_PARTS - 1) / MAX_PARTS); // past 140 GiB, bigger parts
         try {
             List<CompletedPart> parts = new ArrayList<>();
-            for (long from = 0; from < size; from += PART) {
+            for (long from = 0; from < size; from += partSize) {
                 long start = from;
-                long length = Math.min(PART, size - from);
+                long length = Math.min(partSize, size - from);
                 int number = parts.size() + 1;
                 // Streamed from the file (again, if the SDK retries), never held in memory.
                 RequestBody body = RequestBody.fromContentProvider(() -> slice(file, start, length), length,
@@ -942,20 +977,27 @@ public final class S3BlobStore implements BlobStore {
         }
     }
 
-    /** An upload's hash up to {@code offset}. */
+    /** An upload's hash up to {@code offset}, and the keys of the pieces in the bucket that it covers. */
     private static final class RunningHash {
         final DigestAlgorithm algorithm;
         final MessageDigest digest;
+        final List<String> pieces;
         long offset;
 
         RunningHash(DigestAlgorithm algorithm) {
-            this(algorithm, algorithm.newMessageDigest(), 0);
+            this(algorithm, algorithm.newMessageDigest(), 0, new ArrayList<>());
         }
 
-        private RunningHash(DigestAlgorithm algorithm, MessageDigest digest, long offset) {
+        private RunningHash(DigestAlgorithm algorithm, MessageDigest digest, long offset, List<String> pieces) {
             this.algorithm = algorithm;
             this.digest = digest;
             this.offset = offset;
+            this.pieces = pieces;
+        }
+
+        /** Whether this hash is of exactly these pieces: the ones this node wrote, and no other. */
+        boolean covers(Pieces listed) {
+            return offset == listed.size() && pieces.equals(listed.list().stream().map(Piece::key).toList());
         }
 
         void update(byte[] bytes, int from, int length) {
@@ -965,7 +1007,7 @@ public final class S3BlobStore implements BlobStore {
 
         RunningHash copy() {
             try {
-                return new RunningHash(algorithm, (MessageDigest) digest.clone(), offset);
+                return new RunningHash(algorithm, (MessageDigest) digest.clone(), offset, new ArrayList<>(pieces));
             } catch (CloneNotSupportedException e) {
                 throw new IllegalStateException("JDK message digests are cloneable", e);
             }

@@ -240,6 +240,9 @@ class ConfigLoaderTest {
                 .config().storage().objectStore();
         assertThat(aws).isEqualTo(new BerthConfig.ObjectStore("b", "us-east-2", null, "", false, null, null));
         assertThat(load("""
+                {"storage":{"rootDirectory":"/srv","gcDelay":"30s","storageDriver":{"name":"s3","region":"eu-west-1","bucket":"b"}}}""")
+                .warnings()).anyMatch(w -> w.startsWith("storage.gcDelay: with blobs in S3"));
+        assertThat(load("""
                 {"storage":{"rootDirectory":"/srv","storageDriver":{"name":"s3","bucket":"b",
                  "regionendpoint":"https://s3.example"}}}""").config().storage().objectStore().region())
                 .isEqualTo("us-east-1");

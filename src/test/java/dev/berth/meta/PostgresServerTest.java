@@ -7,6 +7,8 @@ import dev.berth.Berth;
 import dev.berth.config.BerthConfig;
 import dev.berth.testing.LogCapture;
 import dev.berth.testing.RegistryClient;
+import dev.berth.testing.RegistryClient.Response;
+import dev.berth.testing.TcpProxy;
 import dev.berth.testing.TestImages;
 import dev.berth.testing.TestPostgres;
 import java.nio.file.Files;
@@ -71,5 +73,74 @@ class PostgresServerTest {
                     .noneMatch(line -> line.contains(TestPostgres.password()));
         }
         assertThat(Files.exists(dir.resolve("data"))).isTrue();
+    }
+
+    /** The same database through a cuttable TCP proxy. */
+    private static String through(TcpProxy proxy, String url) {
+        return url.replaceFirst("127\\.0\\.0\\.1:\\d+", "127.0.0.1:" + proxy.port());
+    }
+
+    private static int port(String url) {
+        return Integer.parseInt(url.replaceFirst(".*127\\.0\\.0\\.1:(\\d+)/.*", "$1"));
+    }
+
+    private static void awaitReady(RegistryClient client, int status) throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (client.get("/readyz").status() != status && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        assertThat(client.get("/readyz").status()).isEqualTo(status);
+    }
+
+    @Test
+    void notReadyWhileTheDatabaseIsGoneAndReadyAgainOnceItIsBack() throws Exception {
+        String url = TestPostgres.newDatabase();
+        try (TcpProxy proxy = new TcpProxy(port(url));
+             Berth berth = Berth.start(config(dir.resolve("data"), through(proxy, url), TestPostgres.password()))) {
+            RegistryClient client = new RegistryClient(berth.uri());
+            assertThat(client.get("/readyz").status()).isEqualTo(200);
+            proxy.cut();
+            awaitReady(client, 503);
+            Response failed = client.get("/v2/pg/app/tags/list");
+            assertThat(failed.status()).as("an answer in the spec's format, not a hang").isGreaterThanOrEqualTo(500);
+            assertThat(failed.json().path("errors").isArray()).isTrue();
+            proxy.restore();
+            awaitReady(client, 200); // and registered on the database again
+            new RegistryClient(berth.uri()).push("pg/app", "v1", TestImages.image(1, 100));
+            assertThatThrownBy(() -> Berth.start(config(dir.resolve("other"), url, TestPostgres.password())))
+                    .hasMessageContaining("another Berth process is using this PostgreSQL database");
+        }
+    }
+
+    @Test
+    void aNodeWhoseRegistrationWasTakenWhileTheDatabaseWasAwayStopsBeingReady() throws Exception {
+        String url = TestPostgres.newDatabase();
+        try (TcpProxy proxy = new TcpProxy(port(url));
+             Berth first = Berth.start(config(dir.resolve("a"), through(proxy, url), TestPostgres.password()))) {
+            proxy.cut(); // the server ends the first node's sessions, and with them its registration
+            Berth second = null;
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (second == null) {
+                try {
+                    second = Berth.start(config(dir.resolve("b"), url, TestPostgres.password()));
+                } catch (RuntimeException stillHeld) {
+                    if (System.nanoTime() > deadline) {
+                        throw stillHeld;
+                    }
+                    Thread.sleep(200);
+                }
+            }
+            try (Berth taken = second; LogCapture log = new LogCapture()) {
+                proxy.restore();
+                RegistryClient client = new RegistryClient(first.uri());
+                long until = System.nanoTime() + 30_000_000_000L;
+                while (log.errors().isEmpty() && System.nanoTime() < until) {
+                    Thread.sleep(200);
+                }
+                assertThat(log.errors()).anyMatch(line -> line.contains("lost this node's registration"));
+                awaitReady(client, 503);
+                assertThat(new RegistryClient(taken.uri()).get("/readyz").status()).isEqualTo(200);
+            }
+        }
     }
 }

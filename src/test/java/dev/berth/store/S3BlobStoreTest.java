@@ -6,9 +6,11 @@ import dev.berth.oci.Digest;
 import dev.berth.oci.DigestAlgorithm;
 import dev.berth.testing.TestS3;
 import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -179,6 +181,82 @@ class S3BlobStoreTest extends BlobStoreContract {
                 to.shutdownOutput();
             } catch (java.io.IOException ignored) {
                 // already closed
+            }
+        }
+    }
+
+    @Test
+    void chunksSentAtOnceThroughTwoNodesNeverCommitEitherContent() throws Exception {
+        byte[] good = "GOODGOODGOOD".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] evil = "EVILEVILEVIL".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        String id = UUID.randomUUID().toString();
+        store.createUpload(id, DigestAlgorithm.SHA256);
+        try (S3BlobStore other = node("b")) {
+            // The other node's chunk starts first, at byte 0, and ends after this node's chunk, also at byte 0.
+            java.util.concurrent.CountDownLatch goodDone = new java.util.concurrent.CountDownLatch(1);
+            InputStream slow = new java.io.SequenceInputStream(new ByteArrayInputStream(evil, 0, 1), new InputStream() {
+                int at = 1;
+
+                @Override
+                public int read() throws java.io.IOException {
+                    try {
+                        goodDone.await();
+                    } catch (InterruptedException e) {
+                        throw new java.io.InterruptedIOException();
+                    }
+                    return at < evil.length ? evil[at++] & 0xff : -1;
+                }
+            });
+            Thread late = Thread.ofVirtual().start(() -> {
+                try {
+                    other.appendToUpload(id, slow);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            Thread.sleep(500); // the other node has listed the upload (0 bytes) and is reading its chunk
+            store.appendToUpload(id, new ByteArrayInputStream(good));
+            goodDone.countDown();
+            late.join();
+            for (byte[] content : new byte[][] {good, evil}) {
+                Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> store.commitUpload(id, digest))
+                        .isInstanceOfSatisfying(dev.berth.oci.RegistryException.class,
+                                e -> assertThat(e.code()).isEqualTo(dev.berth.oci.ErrorCode.BLOB_UPLOAD_INVALID));
+                assertThat(store.size(digest)).as("nothing stored under %s", new String(content)).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void aPieceWrittenByAnotherNodeIsReadBackRatherThanTrustingThisNodesHash() throws Exception {
+        byte[] content = random(3_000, 25);
+        Digest digest = Digest.compute(DigestAlgorithm.SHA256, content);
+        String id = UUID.randomUUID().toString();
+        store.createUpload(id, DigestAlgorithm.SHA256);
+        store.appendToUpload(id, new ByteArrayInputStream(content, 0, 1_000));
+        try (S3BlobStore other = node("b")) {
+            other.appendToUpload(id, new ByteArrayInputStream(content, 1_000, 2_000));
+        }
+        assertThat(store.commitUpload(id, digest)).isEqualTo(3_000);
+        try (SeekableByteChannel channel = store.open(digest)) {
+            assertThat(read(channel)).isEqualTo(content);
+        }
+    }
+
+    @Test
+    void multipartCopiesNeverHaveASmallPartInTheMiddle() {
+        long mib = 1024 * 1024;
+        for (long size : new long[] {5 * mib, 1024 * mib, 1024 * mib + 1, 1025 * mib, 5 * 1024 * mib + 7, 40L * 1024 * 1024 * mib}) {
+            List<long[]> ranges = S3BlobStore.copyRanges(size);
+            assertThat(ranges.getFirst()[0]).isZero();
+            assertThat(ranges.getLast()[1]).isEqualTo(size - 1);
+            for (int i = 0; i < ranges.size(); i++) {
+                long length = ranges.get(i)[1] - ranges.get(i)[0] + 1;
+                assertThat(length).as("part %d of %d bytes", i, size).isBetween(5 * mib, 1024 * mib);
+                if (i > 0) {
+                    assertThat(ranges.get(i)[0]).isEqualTo(ranges.get(i - 1)[1] + 1);
+                }
             }
         }
     }
