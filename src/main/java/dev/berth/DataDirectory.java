@@ -73,13 +73,14 @@ public final class DataDirectory implements AutoCloseable {
                     ? JdbcMetadataStore.sqlite(root.resolve("berth.db"), clock)
                     : JdbcMetadataStore.postgres(database.url(), database.user(), database.password(),
                             database.maxConnections(), clock);
-            if (database != null) {
-                try {
+            try {
+                if (database != null) {
                     meta.claim(storage.objectStore() == null);
-                } catch (RuntimeException e) {
-                    meta.close();
-                    throw e;
                 }
+                blobs.bindTo(meta.bindBlobStore(blobs.location()));
+            } catch (IOException | RuntimeException e) {
+                meta.close();
+                throw e;
             }
             return new DataDirectory(root, lockFile, lock, blobs, meta);
         } catch (IOException | RuntimeException | Error e) {

@@ -29,9 +29,10 @@ final class Commands {
      * Whether {@code root} holds Berth's data, after printing why not: maintenance of a mistyped directory must
      * not quietly create an empty one and report it clean.
      */
-    static boolean holdsData(Path root, String command, PrintWriter err) {
-        if (java.nio.file.Files.isRegularFile(root.resolve("berth.db"))) {
-            return true;
+    static boolean holdsData(BerthConfig.Storage storage, String command, PrintWriter err) {
+        Path root = storage.rootDirectory();
+        if (storage.database() != null || java.nio.file.Files.isRegularFile(root.resolve("berth.db"))) {
+            return true; // a PostgreSQL database is checked when it is opened: it must match the blob store
         }
         err.println("berth " + command + ": no Berth data in " + root.toAbsolutePath()
                 + " (no berth.db); check storage.rootDirectory" + " or --config");

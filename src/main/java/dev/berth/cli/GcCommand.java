@@ -38,7 +38,7 @@ final class GcCommand implements Callable<Integer> {
         if (settings == null) {
             return 2;
         }
-        if (!Commands.holdsData(settings.storage().rootDirectory(), "gc", err)) {
+        if (!Commands.holdsData(settings.storage(), "gc", err)) {
             return 2;
         }
         Clock clock = Clock.systemUTC();

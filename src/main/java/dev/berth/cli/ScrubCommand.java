@@ -37,7 +37,7 @@ final class ScrubCommand implements Callable<Integer> {
         if (settings == null) {
             return 2;
         }
-        if (!Commands.holdsData(settings.storage().rootDirectory(), "scrub", err)) {
+        if (!Commands.holdsData(settings.storage(), "scrub", err)) {
             return 2;
         }
         Clock clock = Clock.systemUTC();

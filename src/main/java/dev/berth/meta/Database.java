@@ -229,7 +229,8 @@ final class Database implements Closeable {
         }
         int query = url.indexOf('?');
         return new MetadataException("cannot connect to PostgreSQL at " + (query < 0 ? url : url.substring(0, query))
-                + ": " + cause.getMessage(), e);
+                + ": " + cause.getMessage() + " (check storage.database: url, user, and password or"
+                + " BERTH_DATABASE_PASSWORD)", e);
     }
 
     /** Thrown when another Berth process holds the database. */

@@ -67,6 +67,30 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
         db.claim(alone);
     }
 
+    /**
+     * Binds this database to the blob store at {@code location} (such as {@code s3://bucket/prefix}) the first
+     * time, and afterwards refuses any other: a node that saw other blobs than the rows describe would forget
+     * records whose bytes it cannot find, or collect bytes it has no record of. Returns the database's id.
+     */
+    public String bindBlobStore(String location) {
+        return db.write(c -> {
+            Optional<String> id = firstString(c, "SELECT value FROM berth_store WHERE name = 'id'");
+            if (id.isEmpty()) {
+                update(c, "INSERT INTO berth_store (name, value) VALUES ('id', ?)", java.util.UUID.randomUUID().toString());
+                id = firstString(c, "SELECT value FROM berth_store WHERE name = 'id'");
+            }
+            Optional<String> bound = firstString(c, "SELECT value FROM berth_store WHERE name = 'blobs'");
+            if (bound.isEmpty()) {
+                update(c, "INSERT INTO berth_store (name, value) VALUES ('blobs', ?)", location);
+            } else if (!bound.get().equals(location)) {
+                throw new IllegalStateException("this database describes the blobs in " + bound.get()
+                        + ", but this Berth is configured to keep them in " + location + "; every node sharing a"
+                        + " database must name the same storage (storage.storageDriver: bucket and rootdirectory)");
+            }
+            return id.get();
+        });
+    }
+
     /** Whether the database answers now, within seconds, and this node is still registered on it (readiness). */
     public boolean reachable() {
         try {

@@ -26,7 +26,7 @@ final class Migrations {
      * edit one that has shipped.
      */
     private static final List<String> ALL = List.of("V001__registry.sql", "V002__access.sql", "V003__mirrors.sql",
-            "V004__pulls.sql", "V005__byte_order.sql");
+            "V004__pulls.sql", "V005__byte_order.sql", "V006__store.sql");
 
     private Migrations() {
     }

@@ -68,7 +68,7 @@ public final class Blobs {
         if (holders == null) {
             return false;
         }
-        LOG.error("blob {} is recorded but its file is missing from the data directory; forgotten by {}. Mirrors fetch"
+        LOG.error("blob {} is recorded but its bytes are missing from the blob store; forgotten by {}. Mirrors fetch"
                 + " it again on the next pull; elsewhere, push the image again.", digest,
                 holders.isEmpty() ? "no repository" : String.join(", ", holders));
         return true;

@@ -184,7 +184,7 @@ public final class Manifests {
         } catch (java.nio.file.NoSuchFileException e) {
             // Scrub set the bytes aside because they no longer matched their digest.
             throw RegistryException.of(ErrorCode.MANIFEST_UNKNOWN, "the stored bytes of manifest " + digest
-                    + " failed an integrity check and were set aside; push the manifest again");
+                    + " are missing from the blob store (set aside by scrub as corrupt, or lost); push the manifest again");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read manifest " + digest, e);
         }

@@ -97,6 +97,16 @@ public interface BlobStore extends Closeable {
     /** When an upload was last written to; empty if there is no such upload. */
     java.util.Optional<java.time.Instant> uploadModified(String id) throws IOException;
 
+    /** Where the blobs are, as the database records it: {@code files}, or {@code s3://bucket/prefix}. */
+    String location();
+
+    /**
+     * Binds the store to the database with id {@code database} the first time, and afterwards refuses any other
+     * (IllegalStateException). A local store has nothing to bind: the data directory holds its database.
+     */
+    default void bindTo(String database) throws IOException {
+    }
+
     /** Whether the store answers now (for readiness); a local store always does. */
     default boolean reachable() {
         return true;

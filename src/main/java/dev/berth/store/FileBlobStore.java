@@ -357,6 +357,11 @@ public final class FileBlobStore implements BlobStore {
     }
 
     @Override
+    public String location() {
+        return "files";
+    }
+
+    @Override
     public long usableSpace() throws IOException {
         return Files.getFileStore(uploads).getUsableSpace();
     }

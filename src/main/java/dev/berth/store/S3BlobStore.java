@@ -131,7 +131,49 @@ public final class S3BlobStore implements BlobStore {
 
     /** Checks at start-up that the bucket answers, so that a wrong name or key stops the start, not the first push. */
     public void check() throws IOException {
-        call(() -> s3.headBucket(b -> b.bucket(bucket)));
+        try {
+            s3.headBucket(b -> b.bucket(bucket));
+        } catch (S3Exception e) {
+            throw new IOException(switch (e.statusCode()) {
+                case 404 -> "the bucket does not exist (storageDriver.bucket)";
+                case 301, 400 -> "the bucket is in another region than storageDriver.region, or the request was"
+                        + " refused (" + e.statusCode() + ")";
+                case 401, 403 -> "access denied: the credentials were refused or may not use this bucket"
+                        + " (storageDriver.accesskey and secretkey, or the AWS credential chain)";
+                default -> "the service answered " + e.statusCode();
+            }, e);
+        } catch (SdkException e) {
+            String reason = e.getMessage();
+            throw new IOException("cannot reach the service: " + reason
+                    + (reason != null && reason.contains("SSL") ? " (an https:// endpoint that speaks plain HTTP?"
+                    + " write regionendpoint as http://host:port, or set secure: false)" : ""), e);
+        }
+    }
+
+    @Override
+    public String location() {
+        return "s3://" + bucket + "/" + prefix.replaceAll("/$", "");
+    }
+
+    /**
+     * Marks the bucket prefix as the blobs of database {@code database} ({@code <prefix>/berth-store.json}), or
+     * refuses when it already belongs to another: a second registry on the same blobs would collect them all as
+     * unrecorded.
+     */
+    @Override
+    public void bindTo(String database) throws IOException {
+        String key = prefix + "berth-store.json";
+        String mine = "{\"database\":\"" + database + "\"}";
+        if (sizeOf(key).isPresent()) {
+            String found = call(() -> s3.getObjectAsBytes(g -> g.bucket(bucket).key(key))).asUtf8String();
+            if (!found.equals(mine)) {
+                throw new IllegalStateException(location() + " holds the blobs of another Berth database ("
+                        + key + " says " + found + "); give this registry a bucket or rootdirectory of its own, or"
+                        + " point it at that registry's database");
+            }
+            return;
+        }
+        call(() -> s3.putObject(p -> p.bucket(bucket).key(key), RequestBody.fromString(mine)));
     }
 
     @Override

@@ -70,6 +70,7 @@ class S3ServerTest {
         try (Berth berth = Berth.start(config(TestS3.objectStore(bucket))); S3Client s3 = TestS3.client()) {
             RegistryClient client = new RegistryClient(berth.uri());
             assertThat(client.get("/readyz").status()).isEqualTo(200);
+            s3.deleteObject(d -> d.bucket(bucket).key("berth/berth-store.json")); // the only object: the binding
             s3.deleteBucket(b -> b.bucket(bucket));
             awaitReady(client, 503);
             s3.createBucket(b -> b.bucket(bucket));
@@ -83,5 +84,39 @@ class S3ServerTest {
             Thread.sleep(100);
         }
         assertThat(client.get("/readyz").status()).isEqualTo(status);
+    }
+
+    @Test
+    void aDatabaseAndABucketThatBelongToOtherRegistriesAreRefused() throws Exception {
+        String bucket = TestS3.newBucket();
+        BerthConfig.ObjectStore blobs = TestS3.objectStore(bucket);
+        try (Berth first = Berth.start(config(blobs))) {
+            new RegistryClient(first.uri()).push("s3/one", "v1", TestImages.image(1, 100));
+        }
+        // Another registry (its own SQLite) on the same bucket and prefix would collect all of it as unrecorded.
+        BerthConfig other = new BerthConfig(new BerthConfig.Storage(dir.resolve("other")).withObjectStore(blobs),
+                BerthConfig.defaults().http().withPort(0), BerthConfig.defaults().log());
+        assertThatThrownBy(() -> Berth.start(other)).hasMessageContaining("holds the blobs of another Berth database");
+
+        // A PostgreSQL database bound to one prefix refuses a node configured with another, or with local blobs.
+        String url = dev.berth.testing.TestPostgres.newDatabase();
+        BerthConfig.Database database = new BerthConfig.Database(url, dev.berth.testing.TestPostgres.user(),
+                dev.berth.testing.TestPostgres.password(), 8);
+        BerthConfig.ObjectStore shared = new BerthConfig.ObjectStore(bucket, blobs.region(), blobs.endpoint(), "cluster",
+                true, blobs.accessKey(), blobs.secretKey());
+        try (Berth node = Berth.start(new BerthConfig(new BerthConfig.Storage(dir.resolve("n1")).withDatabase(database)
+                .withObjectStore(shared), BerthConfig.defaults().http().withPort(0), BerthConfig.defaults().log()))) {
+            assertThat(new RegistryClient(node.uri()).get("/readyz").status()).isEqualTo(200);
+        }
+        BerthConfig.ObjectStore elsewhere = new BerthConfig.ObjectStore(bucket, blobs.region(), blobs.endpoint(),
+                "elsewhere", true, blobs.accessKey(), blobs.secretKey());
+        assertThatThrownBy(() -> Berth.start(new BerthConfig(new BerthConfig.Storage(dir.resolve("n2"))
+                .withDatabase(database).withObjectStore(elsewhere), BerthConfig.defaults().http().withPort(0),
+                BerthConfig.defaults().log())))
+                .hasMessageContaining("this database describes the blobs in s3://" + bucket + "/cluster")
+                .hasMessageContaining("s3://" + bucket + "/elsewhere");
+        assertThatThrownBy(() -> Berth.start(new BerthConfig(new BerthConfig.Storage(dir.resolve("n3"))
+                .withDatabase(database), BerthConfig.defaults().http().withPort(0), BerthConfig.defaults().log())))
+                .hasMessageContaining("this database describes the blobs in s3://" + bucket + "/cluster");
     }
 }
