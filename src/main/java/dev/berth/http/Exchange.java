@@ -133,10 +133,17 @@ final class Exchange {
     }
 
     /**
-     * Reads what the client is still sending of a body the answer does not need (a refused push, say), so that
-     * the connection can carry the next request. Returns false when too much is left, and the connection must
-     * close instead: a client may reuse a connection whose answer came early, and find it gone.
+     * Before any answer: reads what the client is still sending of a body the answer does not need (a refused
+     * push, a form refused as from another site), so that the connection can carry the next request. When too
+     * much is left the answer says the connection closes: Jetty would close it anyway, and a client that reuses
+     * a connection whose answer came early, unwarned, finds it gone and fails a request it never got to send.
      */
+    private void settleRequestBody() {
+        if (!drainUnreadBody()) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
+    }
+
     private boolean drainUnreadBody() {
         if (request.getLength() == 0 || isHead() || HttpMethod.GET.is(request.getMethod())) {
             return true;
@@ -186,6 +193,7 @@ final class Exchange {
 
     /** Answers with no body. */
     void send(int status) {
+        settleRequestBody();
         response.setStatus(status);
         if (status != 304) {
             // A 304 may only carry the length of the 200 it stands for, so it carries none.
@@ -196,6 +204,7 @@ final class Exchange {
 
     /** Answers with a body (left out for HEAD, whose Content-Length still says how long it would be). */
     void send(int status, String contentType, byte[] body) {
+        settleRequestBody();
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
@@ -244,11 +253,7 @@ final class Exchange {
             callback.failed(e);
             return;
         }
-        boolean reusable = drainUnreadBody();
         response.reset();
-        if (!reusable) {
-            response.getHeaders().put(HttpHeader.CONNECTION, "close");
-        }
         Router.addApiVersion(this);
         // Messages may quote what was sent: never let a browser read them as anything but JSON.
         response.getHeaders().put("X-Content-Type-Options", "nosniff");
@@ -262,11 +267,7 @@ final class Exchange {
             callback.failed(cause);
             return;
         }
-        boolean reusable = drainUnreadBody();
         response.reset();
-        if (!reusable) {
-            response.getHeaders().put(HttpHeader.CONNECTION, "close");
-        }
         Router.addApiVersion(this);
         sendJson(500, errorBody("UNKNOWN", "internal server error; the registry log has the details"));
     }
