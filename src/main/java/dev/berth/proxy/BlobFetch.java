@@ -11,6 +11,8 @@ import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.NoSuchFileException;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -63,68 +65,25 @@ final class BlobFetch {
         void complete(long size);
     }
 
+    /** The upstream's answer: its body, and its length (-1 if it gave none). */
+    record Source(InputStream body, long length) {
+    }
+
     /**
-     * Downloads {@code source} (of {@code declaredLength} bytes, or -1 if unknown) into the store. Runs on its own
-     * thread and survives every reader going away, so the blob is cached anyway.
+     * Downloads the blob into the store once the upstream has answered. Runs on its own thread, started before
+     * the answer comes, so that the upload is ready by then (a file, or an object in a bucket, made while the
+     * upstream is still answering, not before the first byte); and it survives every reader going away, so the
+     * blob is cached anyway. An answer that fails ({@code answer} completes exceptionally) was a refusal the
+     * caller has told its client about: the upload is discarded without a word.
      */
-    void download(InputStream body, long declaredLength, Completion completion) {
-        source = body;
+    void download(CompletableFuture<Source> answer, Completion completion) {
         try {
-            if (declaredLength > MAX_BLOB) {
-                throw new Refused("upstream announced " + declaredLength + " bytes, more than any layer");
-            }
-            if (declaredLength >= 0 && store.usableSpace() - declaredLength < DISK_RESERVE) {
-                throw new Refused("not enough free disk for " + declaredLength + " bytes");
-            }
             store.createUpload(upload, digest.algorithm());
-            lock.lock();
-            try {
-                length = declaredLength;
-                started = true;
-                progress.signalAll();
-            } finally {
-                lock.unlock();
-            }
-            try (InputStream in = body; BlobStore.UploadSink sink = store.openUploadSink(upload)) {
-                byte[] chunk = new byte[CHUNK];
-                long nextSpaceCheck = SPACE_CHECK_EVERY;
-                int n;
-                while ((n = in.read(chunk)) >= 0) {
-                    if (abandoned) {
-                        throw new Refused("nobody was waiting for it any more");
-                    }
-                    // Take whatever else has already arrived: fewer, larger writes and reader wake-ups, and no
-                    // waiting for more than the network has delivered.
-                    for (int more; n < chunk.length && in.available() > 0 && (more = in.read(chunk, n, chunk.length - n)) > 0; ) {
-                        n += more;
-                    }
-                    if (n == 0) {
-                        continue;
-                    }
-                    sink.write(chunk, 0, n);
-                    if (declaredLength >= 0 && sink.size() > declaredLength) {
-                        throw new Refused("upstream sent more than the " + declaredLength + " bytes it announced");
-                    }
-                    if (sink.size() > MAX_BLOB) {
-                        throw new Refused("upstream sent more than any layer holds");
-                    }
-                    if (sink.size() >= nextSpaceCheck) {
-                        nextSpaceCheck += SPACE_CHECK_EVERY;
-                        if (store.usableSpace() < DISK_RESERVE) {
-                            throw new Refused("the disk is nearly full");
-                        }
-                    }
-                    advance(sink.size());
-                }
-                if (declaredLength >= 0 && written != declaredLength) {
-                    throw new Refused("upstream sent " + written + " of the " + declaredLength + " bytes it announced");
-                }
-                var hashed = sink.digest();
-                if (hashed.isPresent()) {
-                    if (!hashed.get().equals(digest)) {
-                        throw new Refused("upstream bytes hash to " + hashed.get() + ", not " + digest);
-                    }
-                    release();
+            try (BlobStore.UploadSink sink = store.openUploadSink(upload)) {
+                Source from = answer.join();
+                source = from.body();
+                try (InputStream in = from.body()) {
+                    receive(in, from.length(), sink);
                 }
             }
             locks.with(digest, () -> {
@@ -139,9 +98,69 @@ final class BlobFetch {
             } catch (IOException ignored) {
                 // the upload is abandoned either way
             }
-            LOG.warn("download of {} failed and was discarded: {}", digest, abandoned
-                    ? "nobody was waiting for it any more" : e instanceof Refused ? e.getMessage() : UpstreamClient.reason(e));
+            if (!(e instanceof CompletionException)) {
+                LOG.warn("download of {} failed and was discarded: {}", digest, abandoned ? "nobody was waiting for it any more"
+                        : e instanceof Refused ? e.getMessage() : UpstreamClient.reason(e));
+            }
             finish(e);
+        }
+    }
+
+    /** Writes the upstream's bytes into the upload, letting readers follow, and verifies them at the end. */
+    private void receive(InputStream in, long declaredLength, BlobStore.UploadSink sink) throws IOException {
+        if (declaredLength > MAX_BLOB) {
+            throw new Refused("upstream announced " + declaredLength + " bytes, more than any layer");
+        }
+        if (declaredLength >= 0 && store.usableSpace() - declaredLength < DISK_RESERVE) {
+            throw new Refused("not enough free disk for " + declaredLength + " bytes");
+        }
+        lock.lock();
+        try {
+            length = declaredLength;
+            started = true;
+            progress.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        byte[] chunk = new byte[CHUNK];
+        long nextSpaceCheck = SPACE_CHECK_EVERY;
+        int n;
+        while ((n = in.read(chunk)) >= 0) {
+            if (abandoned) {
+                throw new Refused("nobody was waiting for it any more");
+            }
+            // Take whatever else has already arrived: fewer, larger writes and reader wake-ups, and no waiting
+            // for more than the network has delivered.
+            for (int more; n < chunk.length && in.available() > 0 && (more = in.read(chunk, n, chunk.length - n)) > 0; ) {
+                n += more;
+            }
+            if (n == 0) {
+                continue;
+            }
+            sink.write(chunk, 0, n);
+            if (declaredLength >= 0 && sink.size() > declaredLength) {
+                throw new Refused("upstream sent more than the " + declaredLength + " bytes it announced");
+            }
+            if (sink.size() > MAX_BLOB) {
+                throw new Refused("upstream sent more than any layer holds");
+            }
+            if (sink.size() >= nextSpaceCheck) {
+                nextSpaceCheck += SPACE_CHECK_EVERY;
+                if (store.usableSpace() < DISK_RESERVE) {
+                    throw new Refused("the disk is nearly full");
+                }
+            }
+            advance(sink.size());
+        }
+        if (declaredLength >= 0 && written != declaredLength) {
+            throw new Refused("upstream sent " + written + " of the " + declaredLength + " bytes it announced");
+        }
+        var hashed = sink.digest();
+        if (hashed.isPresent()) {
+            if (!hashed.get().equals(digest)) {
+                throw new Refused("upstream bytes hash to " + hashed.get() + ", not " + digest);
+            }
+            release();
         }
     }
 

@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -392,29 +393,40 @@ public final class PullThrough implements AutoCloseable {
         }
     }
 
-    /** Starts the one download of a cold blob, on a thread of its own that outlives the requests reading it. */
+    /**
+     * Starts the one download of a cold blob, on a thread of its own that outlives the requests reading it. The
+     * thread starts before the upstream answers, to make the upload ready meanwhile: a client's first byte
+     * waits for the upstream alone.
+     */
     private BlobFetch start(Mirrors.Route route, String repository, Digest digest) {
         metrics.answered("blob", "miss");
         BlobFetch fetch = new BlobFetch(store, registry.locks(), digest);
+        String key = repository + "@" + digest;
+        CompletableFuture<UpstreamClient.Streamed> answer = new CompletableFuture<>();
+        Thread.ofVirtual().name("berth-fetch-" + digest.hex().substring(0, 12)).start(() -> {
+            try {
+                fetch.download(answer.thenApply(r -> new BlobFetch.Source(countingFetched(route, r.body()), r.length())),
+                        size -> {
+                            meta.linkBlob(repository, digest, size);
+                            LOG.info("cached {}@{} ({} bytes) from {}", repository, digest, size, route.mirror().name());
+                        });
+            } finally {
+                answer.thenAccept(UpstreamClient.Streamed::close);
+                fetching.remove(key, fetch);
+            }
+        });
         UpstreamClient.Streamed response;
         try {
             response = clients.get(route.mirror()).getBlob(route.upstreamRepository(), digest);
         } catch (UpstreamException e) {
+            answer.completeExceptionally(e);
             throw refusal(route, e, "blob " + digest);
+        } catch (RuntimeException | Error e) {
+            answer.completeExceptionally(e);
+            throw e;
         }
-        String key = repository + "@" + digest;
         fetching.put(key, fetch); // joinable before the first byte arrives
-        Thread.ofVirtual().name("berth-fetch-" + digest.hex().substring(0, 12)).start(() -> {
-            try {
-                fetch.download(countingFetched(route, response.body()), response.length(), size -> {
-                    meta.linkBlob(repository, digest, size);
-                    LOG.info("cached {}@{} ({} bytes) from {}", repository, digest, size, route.mirror().name());
-                });
-            } finally {
-                response.close();
-                fetching.remove(key);
-            }
-        });
+        answer.complete(response);
         return fetch;
     }
 

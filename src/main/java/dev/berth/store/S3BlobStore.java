@@ -83,6 +83,8 @@ public final class S3BlobStore implements BlobStore {
     private final String bucket;
     private final String prefix;
     private final Path spool;
+    /** The spool's file system, looked up once (each lookup reads the mount table). */
+    private final java.nio.file.FileStore spoolDisk;
     /** Hashes of uploads as far as this node wrote them; a miss only costs reading the pieces back at commit. */
     private final Cache<String, RunningHash> hashes = Caffeine.newBuilder()
             .expireAfterAccess(Duration.ofHours(1)).maximumSize(10_000).build();
@@ -96,6 +98,7 @@ public final class S3BlobStore implements BlobStore {
         this.prefix = prefix == null || prefix.isEmpty() ? "" : prefix + "/";
         this.spool = spool;
         Files.createDirectories(spool);
+        this.spoolDisk = Files.getFileStore(spool);
         try (var leftovers = Files.newDirectoryStream(spool)) {
             for (Path file : leftovers) {
                 Files.deleteIfExists(file); // a spool outlives no process: what it held is either sent or lost
@@ -501,7 +504,7 @@ public final class S3BlobStore implements BlobStore {
     /** The local spool's room: the bucket itself has no end, but a download or chunk passes through here. */
     @Override
     public long usableSpace() throws IOException {
-        return Files.getFileStore(spool).getUsableSpace();
+        return spoolDisk.getUsableSpace();
     }
 
     @Override

@@ -97,6 +97,32 @@ class HostileUpstreamTest {
     }
 
     @Test
+    void aBlobTheUpstreamRefusesLeavesNoUploadAndNoWarningBehind() throws Exception {
+        // The download's upload is made while the upstream is still answering; a refusal must take it away again.
+        evil.script((request, response) -> send(response, 404, "application/json", "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\"}]}"));
+        try (LogCapture logs = new LogCapture()) {
+            for (int i = 0; i < 5; i++) {
+                Response r = client().get(blobPath("refused", Digest.compute(dev.berth.oci.DigestAlgorithm.SHA256, TestImages.randomBytes(100))));
+                assertThat(r.status()).isEqualTo(404);
+                assertThat(r.errorCode()).isEqualTo("BLOB_UNKNOWN");
+            }
+            Path uploads = BERTH.root().resolve("uploads");
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (System.nanoTime() < deadline && uploadsIn(uploads) > 0) {
+                Thread.sleep(50);
+            }
+            assertThat(uploadsIn(uploads)).isZero();
+            assertThat(logs.all()).noneMatch(m -> m.contains("download of"));
+        }
+    }
+
+    private static long uploadsIn(Path uploads) throws java.io.IOException {
+        try (Stream<Path> files = Files.list(uploads)) {
+            return files.count();
+        }
+    }
+
+    @Test
     void credentialsNeverAnswerAChallengeFromTheHostARedirectLedTo() {
         byte[] layer = TestImages.randomBytes(2_000);
         Digest digest = TestImages.sha256(layer);
