@@ -151,6 +151,9 @@ final class BlobFetch {
                 }
             }
             advance(sink.size());
+            // Readers are virtual threads too, woken on the same few carriers: while the upstream delivers at
+            // full speed this loop never blocks, and without a yield it would keep its carrier from them.
+            Thread.yield();
         }
         if (declaredLength >= 0 && written != declaredLength) {
             throw new Refused("upstream sent " + written + " of the " + declaredLength + " bytes it announced");
