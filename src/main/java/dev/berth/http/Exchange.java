@@ -9,11 +9,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.FormFields;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Blocker;
@@ -32,7 +35,13 @@ final class Exchange {
     private final Callback callback;
     private final String path;
     private Fields query;
+    /** Left of a body an answer did not need, how much is read (and how long waited for) to keep the connection. */
+    private static final long DRAIN_BYTES = 1024 * 1024;
+    private static final Duration DRAIN_WAIT = Duration.ofSeconds(2);
+
     private Identity identity = Identity.ANONYMOUS;
+    /** Whether a handler opened the body: until then a client that expects 100-continue has sent none of it. */
+    private boolean bodyAskedFor;
     private String repository;
 
     Exchange(Request request, Response response, Callback callback) {
@@ -106,7 +115,14 @@ final class Exchange {
 
     /** The request body; if the client breaks it, the error is answered with {@code code}. */
     InputStream body(ErrorCode code) {
+        bodyAskedFor = true;
         return new RequestBody(Request.asInputStream(request), code);
+    }
+
+    /** The body as a form (application/x-www-form-urlencoded), within Jetty's limits on fields and length. */
+    Fields formFields(int maxFields, int maxLength) {
+        bodyAskedFor = true;
+        return FormFields.getFields(request, maxFields, maxLength);
     }
 
     /**
@@ -144,13 +160,58 @@ final class Exchange {
         }
     }
 
+    /**
+     * Reads and discards the rest of the body, as long as it comes promptly: at most {@link #DRAIN_BYTES}, waiting
+     * at most {@link #DRAIN_WAIT} in all, so that an answer is never held by a client that sends slowly or not at
+     * all. True if the body ended within them.
+     */
     private boolean drainUnreadBody() {
         if (request.getLength() == 0 || isHead() || HttpMethod.GET.is(request.getMethod())) {
             return true;
         }
-        try (InputStream in = Request.asInputStream(request)) {
-            return drain(in, 1024 * 1024);
-        } catch (IOException | RuntimeException e) {
+        if (!bodyAskedFor && request.getHeaders().contains(HttpHeader.EXPECT, "100-continue")) {
+            return false; // the client waits to be asked for its body; reading would ask for it, in vain
+        }
+        long deadline = System.nanoTime() + DRAIN_WAIT.toNanos();
+        long drained = 0;
+        while (true) {
+            Content.Chunk chunk = request.read();
+            if (chunk == null) {
+                if (!awaitContent(deadline)) {
+                    return false;
+                }
+                continue;
+            }
+            try {
+                if (Content.Chunk.isFailure(chunk)) {
+                    return false;
+                }
+                drained += chunk.remaining();
+                if (chunk.isLast()) {
+                    return drained <= DRAIN_BYTES;
+                }
+                if (drained > DRAIN_BYTES) {
+                    return false;
+                }
+            } finally {
+                chunk.release();
+            }
+        }
+    }
+
+    /**
+     * Waits a little for more of the body, false once the deadline has passed. It polls rather than asking Jetty
+     * to call back: a demand still pending when the answer goes out would fail the answer.
+     */
+    private static boolean awaitContent(long deadline) {
+        if (System.nanoTime() >= deadline) {
+            return false;
+        }
+        try {
+            Thread.sleep(5);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             return false;
         }
     }

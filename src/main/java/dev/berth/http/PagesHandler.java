@@ -42,7 +42,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.eclipse.jetty.server.FormFields;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Fields;
 
@@ -559,7 +558,7 @@ final class PagesHandler {
             throw RegistryException.of(ErrorCode.UNSUPPORTED, 415, "Expected a form.");
         }
         try {
-            return FormFields.getFields(ex.request(), 50, MAX_FORM);
+            return ex.formFields(50, MAX_FORM);
         } catch (RuntimeException e) {
             throw RegistryException.of(ErrorCode.UNSUPPORTED, 400, "The form could not be read.");
         }

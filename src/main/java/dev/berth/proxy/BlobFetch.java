@@ -78,8 +78,7 @@ final class BlobFetch {
      */
     void download(CompletableFuture<Source> answer, Completion completion) {
         try {
-            store.createUpload(upload, digest.algorithm());
-            try (BlobStore.UploadSink sink = store.openUploadSink(upload)) {
+            try (BlobStore.UploadSink sink = prepareUpload()) {
                 Source from = answer.join();
                 source = from.body();
                 try (InputStream in = from.body()) {
@@ -103,6 +102,17 @@ final class BlobFetch {
                         : e instanceof Refused ? e.getMessage() : UpstreamClient.reason(e));
             }
             finish(e);
+        }
+    }
+
+    /** The upload the bytes go to; a store that cannot make it is the registry's fault, not the upstream's. */
+    private BlobStore.UploadSink prepareUpload() throws Refused {
+        try {
+            store.createUpload(upload, digest.algorithm());
+            return store.openUploadSink(upload);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot store a download of {}: {}", digest, e.toString());
+            throw new Refused("the registry could not store it");
         }
     }
 

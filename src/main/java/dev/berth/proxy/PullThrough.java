@@ -411,8 +411,15 @@ public final class PullThrough implements AutoCloseable {
                             LOG.info("cached {}@{} ({} bytes) from {}", repository, digest, size, route.mirror().name());
                         });
             } finally {
-                answer.thenAccept(UpstreamClient.Streamed::close);
-                fetching.remove(key, fetch);
+                // Once the request thread is done with the map: a download that failed before the upstream
+                // answered (its upload could not be made) would otherwise be put there after its removal, and
+                // every later request for the blob would join it.
+                answer.whenComplete((response, refused) -> {
+                    if (response != null) {
+                        response.close();
+                    }
+                    fetching.remove(key, fetch);
+                });
             }
         });
         UpstreamClient.Streamed response;

@@ -100,6 +100,27 @@ class HostileInputTest {
     }
 
     @Test
+    void anAnswerThatNeedsNoBodyWaitsForItOnlyBrieflyAndThenSaysTheConnectionCloses() throws Exception {
+        // Starting a session reads no body; one that never ends must neither hold the answer nor spoil it.
+        String repository = TestBerth.newRepository("hostile");
+        try (RawHttp raw = new RawHttp(BERTH.uri())) {
+            String response = raw.send("POST /v2/" + repository + "/blobs/uploads/ HTTP/1.1\r\n" + host()
+                    + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n").response();
+            assertThat(RawHttp.status(response)).isEqualTo(202);
+            assertThat(response.toLowerCase()).contains("connection: close");
+        }
+        try (RawHttp raw = new RawHttp(BERTH.uri())) {
+            // The whole body at once: read, and the connection carries the next request.
+            raw.send("POST /v2/" + repository + "/blobs/uploads/ HTTP/1.1\r\n" + host()
+                    + "Content-Length: 5\r\n\r\nhello");
+            String response = raw.response();
+            assertThat(RawHttp.status(response)).isEqualTo(202);
+            assertThat(response.toLowerCase()).doesNotContain("connection: close");
+            assertThat(RawHttp.status(raw.send("GET /v2/ HTTP/1.1\r\n" + host() + "\r\n").response())).isEqualTo(200);
+        }
+    }
+
+    @Test
     void malformedChunkedEncodingIs400() throws Exception {
         String location = session(TestBerth.newRepository("hostile"));
         try (RawHttp raw = new RawHttp(BERTH.uri())) {

@@ -116,6 +116,43 @@ class HostileUpstreamTest {
         }
     }
 
+    @Test
+    void aDownloadThatCouldNotBeStoredDoesNotStopTheBlobFromBeingFetchedLater() throws Exception {
+        // Found by a review: a download failing before the upstream answered (its upload could not be made) was
+        // left joinable for good, and every later request for the blob got its failure.
+        byte[] layer = TestImages.randomBytes(50_000);
+        Digest digest = Digest.compute(dev.berth.oci.DigestAlgorithm.SHA256, layer);
+        java.util.concurrent.atomic.AtomicInteger gets = new java.util.concurrent.atomic.AtomicInteger();
+        evil.script((request, response) -> {
+            gets.incrementAndGet();
+            Thread.sleep(300); // the upstream takes a moment to answer, as real ones do
+            send(response, 200, "application/octet-stream", layer);
+        });
+        Path uploads = BERTH.root().resolve("uploads");
+        Path aside = BERTH.root().resolve("uploads-aside");
+        Response first;
+        try (LogCapture logs = new LogCapture()) {
+            Files.move(uploads, aside); // the upload cannot be made
+            try {
+                first = client().get(blobPath("unstorable", digest));
+            } finally {
+                Files.move(aside, uploads);
+            }
+            assertThat(first.status()).isEqualTo(502);
+            assertThat(first.text()).contains("could not store it").doesNotContain("upstream broke off")
+                    .doesNotContain(BERTH.root().toString());
+            assertThat(logs.all()).anyMatch(m -> m.contains("cannot store a download of " + digest));
+        }
+        Response later = null;
+        for (int i = 0; i < 50 && (later == null || later.status() != 200); i++) {
+            Thread.sleep(100); // the failed download leaves once the first request is done with it
+            later = client().get(blobPath("unstorable", digest));
+        }
+        assertThat(later.status()).isEqualTo(200);
+        assertThat(later.body()).isEqualTo(layer);
+        assertThat(gets.get()).isGreaterThanOrEqualTo(2);
+    }
+
     private static long uploadsIn(Path uploads) throws java.io.IOException {
         try (Stream<Path> files = Files.list(uploads)) {
             return files.count();

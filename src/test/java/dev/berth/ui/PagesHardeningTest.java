@@ -261,6 +261,30 @@ class PagesHardeningTest {
     }
 
     @Test
+    void aFormRefusedWhileItsBodyNeverCompletesIsAnsweredPromptlyAndTheConnectionClosed() throws Exception {
+        // Found by a review: waiting for the rest of a body nobody needs held the answer until the idle timeout.
+        try (RawHttp http = new RawHttp(BERTH.uri())) {
+            http.send("POST /login HTTP/1.1\r\nHost: " + BERTH.hostPort() + "\r\nOrigin: https://evil.example\r\n"
+                    + "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nuser=\r\n");
+            String refused = http.response(); // RawHttp gives up after 15 s, well before Jetty's idle timeout
+            assertThat(RawHttp.status(refused)).isEqualTo(403);
+            assertThat(refused.toLowerCase()).contains("connection: close");
+        }
+    }
+
+    @Test
+    void aClientWaitingFor100ContinueIsNotAskedForABodyTheAnswerDoesNotNeed() throws Exception {
+        try (RawHttp http = new RawHttp(BERTH.uri())) {
+            http.send("POST /login HTTP/1.1\r\nHost: " + BERTH.hostPort() + "\r\nOrigin: https://evil.example\r\n"
+                    + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1073741824\r\n"
+                    + "Expect: 100-continue\r\n\r\n");
+            String refused = http.response();
+            assertThat(refused).as("no 100 Continue first").startsWith("HTTP/1.1 403");
+            assertThat(refused.toLowerCase()).contains("connection: close");
+        }
+    }
+
+    @Test
     void signingInLeadsBackToTheVeryPageAskedFor() throws Exception {
         BERTH.client().as("root", "root-pw").push("secret/app", "prod", TestImages.image(1, 10));
         HttpResponse<String> asked = browser.get("/image/secret/app?tag=prod");
