@@ -186,10 +186,10 @@ final class Exchange {
                 if (Content.Chunk.isFailure(chunk)) {
                     return false;
                 }
-                drained += chunk.remaining();
                 if (chunk.isLast()) {
-                    return drained <= DRAIN_BYTES;
+                    return true;
                 }
+                drained += chunk.remaining();
                 if (drained > DRAIN_BYTES) {
                     return false;
                 }
