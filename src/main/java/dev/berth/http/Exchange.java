@@ -29,16 +29,15 @@ import org.eclipse.jetty.util.Fields;
  */
 final class Exchange {
     static final ObjectMapper JSON = new ObjectMapper();
+    /** Of a body an answer did not need, how much is read (and how long waited for) to keep the connection. */
+    private static final long DRAIN_BYTES = 1024 * 1024;
+    private static final Duration DRAIN_WAIT = Duration.ofSeconds(2);
 
     private final Request request;
     private final Response response;
     private final Callback callback;
     private final String path;
     private Fields query;
-    /** Left of a body an answer did not need, how much is read (and how long waited for) to keep the connection. */
-    private static final long DRAIN_BYTES = 1024 * 1024;
-    private static final Duration DRAIN_WAIT = Duration.ofSeconds(2);
-
     private Identity identity = Identity.ANONYMOUS;
     /** Whether a handler opened the body: until then a client that expects 100-continue has sent none of it. */
     private boolean bodyAskedFor;
