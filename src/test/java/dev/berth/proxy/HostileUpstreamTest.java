@@ -13,6 +13,7 @@ import dev.berth.testing.ScriptedUpstream;
 import dev.berth.testing.TestBerth;
 import dev.berth.testing.TestImages;
 import dev.berth.testing.TestImages.Image;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +25,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -102,7 +104,7 @@ class HostileUpstreamTest {
         evil.script((request, response) -> send(response, 404, "application/json", "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\"}]}"));
         try (LogCapture logs = new LogCapture()) {
             for (int i = 0; i < 5; i++) {
-                Response r = client().get(blobPath("refused", Digest.compute(dev.berth.oci.DigestAlgorithm.SHA256, TestImages.randomBytes(100))));
+                Response r = client().get(blobPath("refused", TestImages.sha256(TestImages.randomBytes(100))));
                 assertThat(r.status()).isEqualTo(404);
                 assertThat(r.errorCode()).isEqualTo("BLOB_UNKNOWN");
             }
@@ -121,8 +123,8 @@ class HostileUpstreamTest {
         // Found by a review: a download failing before the upstream answered (its upload could not be made) was
         // left joinable for good, and every later request for the blob got its failure.
         byte[] layer = TestImages.randomBytes(50_000);
-        Digest digest = Digest.compute(dev.berth.oci.DigestAlgorithm.SHA256, layer);
-        java.util.concurrent.atomic.AtomicInteger gets = new java.util.concurrent.atomic.AtomicInteger();
+        Digest digest = TestImages.sha256(layer);
+        AtomicInteger gets = new AtomicInteger();
         evil.script((request, response) -> {
             gets.incrementAndGet();
             Thread.sleep(300); // the upstream takes a moment to answer, as real ones do
@@ -153,7 +155,7 @@ class HostileUpstreamTest {
         assertThat(gets.get()).isGreaterThanOrEqualTo(2);
     }
 
-    private static long uploadsIn(Path uploads) throws java.io.IOException {
+    private static long uploadsIn(Path uploads) throws IOException {
         try (Stream<Path> files = Files.list(uploads)) {
             return files.count();
         }
