@@ -15,7 +15,8 @@ import org.sqlite.SQLiteDataSource;
 
 /**
  * Connections and transactions. SQLite allows one writer at a time, so writes go through a single connection
- * (a pool of one: callers queue for it) while reads use a pool of their own; both see one WAL database.
+ * ({@link SqliteWriter}: callers queue for it and share commits) while reads use a pool of their own; both see
+ * one WAL database.
  * PostgreSQL takes writers side by side, so there every write transaction is SERIALIZABLE and is run again
  * when PostgreSQL reports a conflict: each transaction then behaves as if it had run alone, which is what the
  * rules written for SQLite's single writer (tag immutability, links checked before a delete) rely on.
@@ -33,7 +34,10 @@ final class Database implements Closeable {
     /** How long a write keeps retrying serialization conflicts before it gives up. */
     private static final long RETRY_FOR_NANOS = TimeUnit.SECONDS.toNanos(30);
 
+    /** PostgreSQL's pool for writes (the same as for reads); null on SQLite. */
     private final HikariDataSource writer;
+    /** SQLite's single writer; null on PostgreSQL. */
+    private SqliteWriter sqliteWriter;
     private final HikariDataSource readers;
     private final boolean serializable;
     private final ReadCache cache = new ReadCache();
@@ -60,14 +64,25 @@ final class Database implements Closeable {
 
     /** An embedded SQLite database in {@code file}, durable on every commit (WAL, synchronous=FULL). */
     static Database sqlite(Path file, int readConnections) {
-        HikariDataSource writer = pool("berth-sqlite-writer", sqliteSource(file), 1, null);
+        Connection connection;
+        try {
+            connection = sqliteSource(file).getConnection();
+        } catch (SQLException e) {
+            throw new MetadataException("cannot open the database " + file, e);
+        }
         try {
             // query_only rather than SQLite's read-only open flag, which the pool would try to reset.
             HikariDataSource readers = pool("berth-sqlite-readers", sqliteSource(file), readConnections,
                     "PRAGMA query_only = 1");
-            return new Database(writer, readers, false);
+            Database database = new Database(null, readers, false);
+            database.sqliteWriter = new SqliteWriter(connection, database.cache::written);
+            return database;
         } catch (RuntimeException e) {
-            writer.close();
+            try {
+                connection.close();
+            } catch (SQLException ignored) {
+                // failing already
+            }
             throw e;
         }
     }
@@ -384,6 +399,9 @@ final class Database implements Closeable {
     }
 
     private <T> T transaction(Work<T> work, boolean keep) {
+        if (sqliteWriter != null) {
+            return sqliteWriter.write(work, keep);
+        }
         long deadline = System.nanoTime() + RETRY_FOR_NANOS;
         for (int attempt = 1; ; attempt++) {
             try {
@@ -446,7 +464,12 @@ final class Database implements Closeable {
     @Override
     public void close() {
         readers.close();
-        writer.close();
+        if (writer != null && writer != readers) {
+            writer.close();
+        }
+        if (sqliteWriter != null) {
+            sqliteWriter.close();
+        }
         if (lockPool != null) {
             lockPool.close();
         }

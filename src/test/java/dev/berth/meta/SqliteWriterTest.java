@@ -1,0 +1,206 @@
+package dev.berth.meta;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Group commit on SQLite's single writer: shared commits, isolated failures, nothing returned before it is durable. */
+class SqliteWriterTest {
+    @TempDir
+    Path root;
+
+    private final AtomicInteger commits = new AtomicInteger();
+    private final AtomicInteger afterCommits = new AtomicInteger();
+    private SqliteWriter writer;
+    private Connection reader;
+    private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+
+    @BeforeEach
+    void open() throws SQLException {
+        String url = "jdbc:sqlite:" + root.resolve("t.db");
+        Connection raw = DriverManager.getConnection(url);
+        try (var s = raw.createStatement()) {
+            s.execute("PRAGMA journal_mode = WAL");
+            s.execute("CREATE TABLE t (k TEXT PRIMARY KEY)");
+        }
+        writer = new SqliteWriter(countingCommits(raw), afterCommits::incrementAndGet);
+        reader = DriverManager.getConnection(url);
+    }
+
+    @AfterEach
+    void close() throws SQLException {
+        threads.shutdownNow();
+        writer.close();
+        reader.close();
+    }
+
+    @Test
+    void writersThatQueueBehindOneShareItsNextCommit() throws Exception {
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> first = threads.submit(() -> writer.write(c -> {
+            insert(c, "first");
+            holding.countDown();
+            await(release);
+            return null;
+        }, true));
+        holding.await();
+        List<Future<?>> queued = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            String key = "queued-" + i;
+            queued.add(threads.submit(() -> writer.write(c -> insert(c, key), true)));
+        }
+        waitUntilQueued(5);
+        release.countDown();
+        first.get(10, TimeUnit.SECONDS);
+        for (Future<?> f : queued) {
+            f.get(10, TimeUnit.SECONDS);
+        }
+
+        assertThat(rows()).isEqualTo(6);
+        assertThat(commits.get()).as("six works, one commit").isEqualTo(1);
+        assertThat(afterCommits.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aWriteReturnsOnlyOnceItsRowIsCommitted() throws Exception {
+        List<Future<Integer>> checks = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            String key = "k" + i;
+            checks.add(threads.submit(() -> {
+                writer.write(c -> insert(c, key), true);
+                return count("SELECT COUNT(*) FROM t WHERE k = '" + key + "'");
+            }));
+        }
+        for (Future<Integer> check : checks) {
+            assertThat(check.get(10, TimeUnit.SECONDS)).isEqualTo(1);
+        }
+        assertThat(commits.get()).isBetween(1, 40);
+    }
+
+    @Test
+    void aFailingWorkIsUndoneAloneAndTheOthersInItsCommitStay() throws Exception {
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> first = threads.submit(() -> writer.write(c -> {
+            insert(c, "a");
+            holding.countDown();
+            await(release);
+            return null;
+        }, true));
+        holding.await();
+        Future<?> failing = threads.submit(() -> writer.write(c -> {
+            insert(c, "half-done");
+            return insert(c, "a"); // a duplicate key: the whole work must go, including its first row
+        }, true));
+        waitUntilQueued(1);
+        Future<?> trial = threads.submit(() -> writer.write(c -> insert(c, "only-tried"), false));
+        waitUntilQueued(2);
+        Future<?> last = threads.submit(() -> writer.write(c -> insert(c, "b"), true));
+        waitUntilQueued(3);
+        release.countDown();
+
+        first.get(10, TimeUnit.SECONDS);
+        last.get(10, TimeUnit.SECONDS);
+        trial.get(10, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> failing.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(MetadataException.class);
+        assertThat(count("SELECT COUNT(*) FROM t WHERE k IN ('a', 'b')")).isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM t WHERE k IN ('half-done', 'only-tried')")).isZero();
+        assertThat(commits.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aCommitThatFailsFailsEveryWorkInIt() throws Exception {
+        writer.close();
+        String url = "jdbc:sqlite:" + root.resolve("t.db");
+        Connection raw = DriverManager.getConnection(url);
+        Connection failing = (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Connection.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("commit")) {
+                        throw new SQLException("disk I/O error");
+                    }
+                    return invoke(raw, method, args);
+                });
+        writer = new SqliteWriter(failing, afterCommits::incrementAndGet);
+
+        assertThatThrownBy(() -> writer.write(c -> insert(c, "lost"), true))
+                .isInstanceOf(MetadataException.class).hasRootCauseMessage("disk I/O error");
+        assertThat(count("SELECT COUNT(*) FROM t")).isZero();
+        // The writer is usable again: the next transaction begins afresh.
+        writer = new SqliteWriter(raw, afterCommits::incrementAndGet);
+        writer.write(c -> insert(c, "kept"), true);
+        assertThat(count("SELECT COUNT(*) FROM t")).isEqualTo(1);
+    }
+
+    private Connection countingCommits(Connection raw) {
+        return (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Connection.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("commit")) {
+                        commits.incrementAndGet();
+                    }
+                    return invoke(raw, method, args);
+                });
+    }
+
+    private static Object invoke(Connection target, java.lang.reflect.Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
+    }
+
+    private void waitUntilQueued(int n) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (writer.queued() < n) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("expected " + n + " writers queued, have " + writer.queued());
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    private static Integer insert(Connection c, String key) throws SQLException {
+        try (var s = c.prepareStatement("INSERT INTO t (k) VALUES (?)")) {
+            s.setString(1, key);
+            return s.executeUpdate();
+        }
+    }
+
+    private int rows() throws SQLException {
+        return count("SELECT COUNT(*) FROM t");
+    }
+
+    private int count(String sql) throws SQLException {
+        try (var s = reader.createStatement(); var rows = s.executeQuery(sql)) {
+            rows.next();
+            return rows.getInt(1);
+        }
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
