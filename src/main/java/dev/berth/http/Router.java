@@ -92,7 +92,8 @@ public final class Router extends Handler.Abstract {
                 String repository = exchange.repository();
                 // Only a repository that exists names a series: an empty referrers list or a new upload session
                 // answers 2xx for any name, and a caller must not mint series (and memory) at will.
-                boolean named = repository != null && status < 400 && registry.listings().exists(repository);
+                boolean named = repository != null && status < 400
+                        && (counters.hasSeries(repository) || registry.listings().exists(repository));
                 counters.request(request.getMethod(), status, named ? repository : null,
                         MANIFEST.matcher(exchange.path()).matches(), System.nanoTime() - started);
             });

@@ -91,6 +91,14 @@ public final class Metrics {
             java.util.Set.of("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS");
 
     /**
+     * Whether {@code repository} already names a series: then it existed once, and a request need not ask the
+     * database again (a lookup after every write, on the path to the connection's next request).
+     */
+    public boolean hasSeries(String repository) {
+        return repoLatency.containsKey(repository);
+    }
+
+    /**
      * One finished HTTP request. {@code repository} is the repository it addressed, or null when it
      * does not exist; only requests that succeeded are labelled with it, so that callers cannot mint new series.
      */
