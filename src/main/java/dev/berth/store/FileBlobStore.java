@@ -150,7 +150,7 @@ public final class FileBlobStore implements BlobStore {
         FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE);
         long size = out.size();
         RunningHash hash = hashes.getIfPresent(id);
-        if (hash != null && hash.offset != size) {
+        if (hash != null && hash.settled().offset != size) {
             // An earlier append failed between writing and hashing: re-read the file at commit instead.
             hashes.invalidate(id);
             hash = null;
@@ -167,7 +167,8 @@ public final class FileBlobStore implements BlobStore {
     /**
      * Writes each piece, then hands it to a background hasher: writing and hashing overlap, as {@code tee} and
      * {@code openssl dgst} do in a pipe, and the running hash still never covers bytes that did not reach the
-     * file. Closing (or asking for the digest) waits for the hasher to catch up.
+     * file. Asking for the digest waits for the hasher to catch up; closing does not, so that a commit can
+     * fsync the file while the last pieces are hashed (whoever reads the running hash next settles it first).
      */
     private static final class Sink implements UploadSink {
         private final FileChannel out;
@@ -210,7 +211,7 @@ public final class FileBlobStore implements BlobStore {
         public void close() throws IOException {
             try {
                 if (hasher != null) {
-                    hasher.drain();
+                    hasher.flush();
                 }
             } finally {
                 out.close();
@@ -230,13 +231,14 @@ public final class FileBlobStore implements BlobStore {
 
         private final RunningHash hash;
         private final ArrayBlockingQueue<byte[]> free = new ArrayBlockingQueue<>(DEPTH);
-        private CompletableFuture<Void> pending = CompletableFuture.completedFuture(null);
+        private CompletableFuture<Void> pending;
         private int allocated;
         private byte[] piece;
         private int filled;
 
         BackgroundHash(RunningHash hash) {
             this.hash = hash;
+            this.pending = hash.pending;
         }
 
         void submit(byte[] bytes, int offset, int length) throws IOException {
@@ -284,13 +286,18 @@ public final class FileBlobStore implements BlobStore {
             }
         }
 
-        /** Waits until every byte submitted so far is hashed. */
-        RunningHash drain() {
+        /** Hands over the last, partial piece; the running hash is settled once it is hashed. */
+        void flush() {
             if (piece != null && filled > 0) {
                 dispatch();
             }
-            pending.join();
-            return hash;
+            hash.pending = pending;
+        }
+
+        /** Waits until every byte submitted so far is hashed. */
+        RunningHash drain() {
+            flush();
+            return hash.settled();
         }
     }
 
@@ -300,7 +307,7 @@ public final class FileBlobStore implements BlobStore {
             out.truncate(size);
         }
         RunningHash hash = hashes.getIfPresent(id);
-        if (hash != null && hash.offset != size) {
+        if (hash != null && hash.settled().offset != size) {
             hashes.invalidate(id);
         }
     }
@@ -309,17 +316,19 @@ public final class FileBlobStore implements BlobStore {
     public long commitUpload(String id, Digest expected) throws IOException {
         Path path = uploadPath(id);
         long size = Files.size(path);
+        // To the disk first: the fsync overlaps the hashing of the last pieces, and costs nothing to keep if
+        // the digest turns out wrong.
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
+            channel.force(true);
+        }
         RunningHash hash = hashes.getIfPresent(id);
-        Digest actual = hash != null && hash.offset == size && hash.algorithm == expected.algorithm()
+        Digest actual = hash != null && hash.settled().offset == size && hash.algorithm == expected.algorithm()
                 ? hash.snapshot()
                 : hashFile(path, expected.algorithm());
         if (!actual.equals(expected)) {
             throw mismatch(expected, actual);
         }
         hashes.invalidate(id);
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
-            channel.force(true);
-        }
         moveIntoPlace(path, blobPath(expected));
         return size;
     }
@@ -427,14 +436,37 @@ public final class FileBlobStore implements BlobStore {
     /** Renames a complete, fsynced file to its blob path and makes the rename itself durable. */
     private void moveIntoPlace(Path source, Path target) throws IOException {
         Path directory = target.getParent();
-        Files.createDirectories(directory);
         if (Files.exists(target)) {
             // Same digest, same bytes: the copy already there stays.
             Files.deleteIfExists(source);
             return;
         }
-        Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+        try {
+            Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            // The first blob under this prefix. Only then is the directory made: asking every time costs an
+            // exception per commit, since Files.createDirectories learns that a directory exists by failing.
+            if (!Files.exists(source)) {
+                throw e;
+            }
+            createDirectoriesDurably(directory);
+            Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+        }
         fsyncDirectory(directory);
+    }
+
+    /** Makes a directory and any missing parents, each made durable in its own parent as a file's rename is. */
+    private static void createDirectoriesDurably(Path directory) throws IOException {
+        if (Files.isDirectory(directory)) {
+            return;
+        }
+        createDirectoriesDurably(directory.getParent());
+        try {
+            Files.createDirectory(directory);
+        } catch (FileAlreadyExistsException raced) {
+            // another commit made it meanwhile
+        }
+        fsyncDirectory(directory.getParent());
     }
 
     private static void fsyncDirectory(Path directory) throws IOException {
@@ -475,10 +507,18 @@ public final class FileBlobStore implements BlobStore {
         final DigestAlgorithm algorithm;
         final MessageDigest digest;
         long offset;
+        /** The hashing still under way for the upload's last append; done when the hash is up to date. */
+        volatile CompletableFuture<Void> pending = CompletableFuture.completedFuture(null);
 
         RunningHash(DigestAlgorithm algorithm) {
             this.algorithm = algorithm;
             this.digest = algorithm.newMessageDigest();
+        }
+
+        /** Waits for hashing still under way, and returns this hash, up to date. */
+        RunningHash settled() {
+            pending.join();
+            return this;
         }
 
         void update(byte[] bytes, int from, int length) {
