@@ -64,27 +64,12 @@ final class Database implements Closeable {
 
     /** An embedded SQLite database in {@code file}, durable on every commit (WAL, synchronous=FULL). */
     static Database sqlite(Path file, int readConnections) {
-        Connection connection;
-        try {
-            connection = sqliteSource(file).getConnection();
-        } catch (SQLException e) {
-            throw new MetadataException("cannot open the database " + file, e);
-        }
-        try {
-            // query_only rather than SQLite's read-only open flag, which the pool would try to reset.
-            HikariDataSource readers = pool("berth-sqlite-readers", sqliteSource(file), readConnections,
-                    "PRAGMA query_only = 1");
-            Database database = new Database(null, readers, false);
-            database.sqliteWriter = new SqliteWriter(connection, database.cache::written);
-            return database;
-        } catch (RuntimeException e) {
-            try {
-                connection.close();
-            } catch (SQLException ignored) {
-                // failing already
-            }
-            throw e;
-        }
+        // query_only rather than SQLite's read-only open flag, which the pool would try to reset.
+        HikariDataSource readers = pool("berth-sqlite-readers", sqliteSource(file), readConnections,
+                "PRAGMA query_only = 1");
+        Database database = new Database(null, readers, false);
+        database.sqliteWriter = new SqliteWriter(sqliteSource(file)::getConnection, database.cache::written);
+        return database;
     }
 
     /**

@@ -6,6 +6,7 @@ import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -14,19 +15,30 @@ import java.util.concurrent.locks.ReentrantLock;
  * them commits it. The work of every caller that queued during one commit's fsync thus shares the next fsync:
  * under concurrent pushes the disk's flushes, not a queue of callers each waiting for its own, set the pace.
  * A work that fails is rolled back to its savepoint and leaves the others untouched; no caller returns before
- * the commit that holds its changes is durable, and a commit that fails fails every work in it.
+ * the commit that holds its changes is durable, and a commit that fails fails every work in it. After any
+ * failure to begin, undo or commit, the connection is closed (SQLite rolls back what it held) and the next
+ * turn opens a fresh one: a full disk, once freed, leaves nothing behind in an unknown state.
  */
 final class SqliteWriter implements Closeable {
     /** At most this many works share a commit, so that a steady stream of writers still commits regularly. */
     private static final int MOST_PER_COMMIT = 64;
+    /** As long as a caller waits for its turn before it is told the database is busy. */
+    private static final long TURN_WAIT_SECONDS = 60;
 
-    private final Connection connection;
-    /** Run after every commit, whether it succeeded or not: cached reads are stale from then on. */
+    /** Opens a connection to the database file. */
+    interface Opener {
+        Connection open() throws SQLException;
+    }
+
+    private final Opener opener;
+    /** Run after every commit, succeeded or not, before any caller hears of it: cached reads are stale from then on. */
     private final Runnable afterCommit;
     /** Fair, so that the callers of a batch keep their order and none is overtaken for ever. */
     private final ReentrantLock turn = new ReentrantLock(true);
-    /** The transaction the current turn adds to; null between transactions. Guarded by {@link #turn}. */
+    /** Guarded by {@link #turn}: the connection (null until needed again after a failure), the open transaction. */
+    private Connection connection;
     private Batch open;
+    private boolean closed;
 
     /** One transaction's works, told together whether it became durable. */
     private static final class Batch {
@@ -36,16 +48,21 @@ final class SqliteWriter implements Closeable {
         MetadataException broken;
     }
 
-    SqliteWriter(Connection connection, Runnable afterCommit) {
-        this.connection = connection;
+    SqliteWriter(Opener opener, Runnable afterCommit) {
+        this.opener = opener;
         this.afterCommit = afterCommit;
     }
 
     /** Runs work in the next commit and returns once that commit is durable; {@code keep} false rolls it back. */
     <T> T write(Database.Work<T> work, boolean keep) {
+        if (turn.isHeldByCurrentThread()) {
+            // The inner write would commit the outer one's half-done changes, or wait for a commit only this
+            // thread can make.
+            throw new IllegalStateException("a metadata write inside another on the same thread");
+        }
+        takeTurn();
         T result;
         Batch joined = null;
-        turn.lock();
         try {
             if (open == null) {
                 begin();
@@ -69,7 +86,7 @@ final class SqliteWriter implements Closeable {
             }
         } finally {
             try {
-                // The last in line commits; so does whoever fills the batch.
+                // The last in line commits; so does whoever fills the batch, or finds it broken.
                 if (open != null && (!turn.hasQueuedThreads() || open.works >= MOST_PER_COMMIT || open.broken != null)) {
                     commit();
                 }
@@ -81,7 +98,8 @@ final class SqliteWriter implements Closeable {
             try {
                 joined.durable.join();
             } catch (CompletionException e) {
-                throw (MetadataException) e.getCause();
+                throw e.getCause() instanceof MetadataException m ? m
+                        : new MetadataException("metadata write failed", e.getCause());
             }
         }
         return result;
@@ -92,10 +110,29 @@ final class SqliteWriter implements Closeable {
         return turn.getQueueLength();
     }
 
+    private void takeTurn() {
+        try {
+            if (!turn.tryLock(TURN_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                throw new MetadataException("the database stayed busy for " + TURN_WAIT_SECONDS + " s", null);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MetadataException("interrupted while waiting to write metadata", e);
+        }
+        if (closed) {
+            turn.unlock();
+            throw new MetadataException("the database is closed", null);
+        }
+    }
+
     private void begin() {
         try {
+            if (connection == null) {
+                connection = opener.open();
+            }
             connection.setAutoCommit(false);
         } catch (SQLException e) {
+            discardConnection();
             throw new MetadataException("cannot begin a metadata write", e);
         }
         open = new Batch();
@@ -104,28 +141,44 @@ final class SqliteWriter implements Closeable {
     private void commit() {
         Batch batch = open;
         open = null;
-        try {
-            if (batch.broken != null) {
-                throw batch.broken;
-            }
-            if (batch.works > 0) {
-                connection.commit();
-            } else {
-                connection.rollback();
-            }
-            connection.setAutoCommit(true);
-            batch.durable.complete(null);
-        } catch (SQLException | MetadataException e) {
-            batch.durable.completeExceptionally(e instanceof MetadataException m ? m
-                    : new MetadataException("metadata write failed", e));
+        Throwable failure = batch.broken;
+        if (failure == null) {
             try {
-                connection.rollback();
-                connection.setAutoCommit(true);
-            } catch (SQLException ignored) {
-                // the next turn begins a transaction afresh or fails with its own error
+                if (batch.works == 0) {
+                    connection.rollback();
+                }
+                connection.setAutoCommit(true); // COMMIT, and nothing else: its success is the works' success
+            } catch (Throwable e) {
+                failure = e;
             }
-        } finally {
+        }
+        if (failure != null) {
+            discardConnection();
+        }
+        try {
             afterCommit.run();
+        } finally {
+            if (failure == null) {
+                batch.durable.complete(null);
+            } else {
+                batch.durable.completeExceptionally(failure instanceof MetadataException m ? m
+                        : new MetadataException("metadata write failed", failure));
+                if (failure instanceof Error error) {
+                    throw error;
+                }
+            }
+        }
+    }
+
+    /** Closes the connection in whatever state it is in; SQLite rolls back a transaction it held. */
+    private void discardConnection() {
+        if (connection != null) {
+            try {
+                connection.close();
+            } catch (SQLException ignored) {
+                // it is being given up either way
+            }
+            connection = null;
         }
     }
 
@@ -133,7 +186,8 @@ final class SqliteWriter implements Closeable {
         try {
             return connection.setSavepoint();
         } catch (SQLException e) {
-            throw new MetadataException("metadata write failed", e);
+            open.broken = new MetadataException("metadata write failed", e);
+            throw open.broken;
         }
     }
 
@@ -141,8 +195,8 @@ final class SqliteWriter implements Closeable {
         try {
             connection.releaseSavepoint(savepoint);
         } catch (SQLException e) {
-            rollback(savepoint);
-            throw new MetadataException("metadata write failed", e);
+            open.broken = new MetadataException("metadata write failed", e);
+            throw open.broken;
         }
     }
 
@@ -157,13 +211,17 @@ final class SqliteWriter implements Closeable {
         }
     }
 
+    /** Fails the transaction still open, if any (its callers hear so), and refuses writes from now on. */
     @Override
     public void close() {
         turn.lock();
         try {
-            connection.close();
-        } catch (SQLException ignored) {
-            // closing a local file's connection: nothing to recover
+            closed = true;
+            if (open != null) {
+                open.broken = new MetadataException("the database closed before this write was committed", null);
+                commit();
+            }
+            discardConnection();
         } finally {
             turn.unlock();
         }

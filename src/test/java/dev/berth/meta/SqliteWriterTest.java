@@ -35,14 +35,16 @@ class SqliteWriterTest {
 
     @BeforeEach
     void open() throws SQLException {
-        String url = "jdbc:sqlite:" + root.resolve("t.db");
-        Connection raw = DriverManager.getConnection(url);
-        try (var s = raw.createStatement()) {
+        try (Connection raw = DriverManager.getConnection(url()); var s = raw.createStatement()) {
             s.execute("PRAGMA journal_mode = WAL");
             s.execute("CREATE TABLE t (k TEXT PRIMARY KEY)");
         }
-        writer = new SqliteWriter(countingCommits(raw), afterCommits::incrementAndGet);
-        reader = DriverManager.getConnection(url);
+        writer = new SqliteWriter(() -> countingCommits(DriverManager.getConnection(url())), afterCommits::incrementAndGet);
+        reader = DriverManager.getConnection(url());
+    }
+
+    private String url() {
+        return "jdbc:sqlite:" + root.resolve("t.db");
     }
 
     @AfterEach
@@ -128,32 +130,112 @@ class SqliteWriterTest {
     }
 
     @Test
-    void aCommitThatFailsFailsEveryWorkInIt() throws Exception {
+    void aCommitThatFailsFailsEveryWorkInItAndTheNextWriteStartsAfresh() throws Exception {
         writer.close();
-        String url = "jdbc:sqlite:" + root.resolve("t.db");
-        Connection raw = DriverManager.getConnection(url);
-        Connection failing = (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Connection.class},
-                (proxy, method, args) -> {
-                    if (method.getName().equals("commit")) {
-                        throw new SQLException("disk I/O error");
-                    }
-                    return invoke(raw, method, args);
-                });
-        writer = new SqliteWriter(failing, afterCommits::incrementAndGet);
+        AtomicInteger opened = new AtomicInteger();
+        // The first connection fails its commit the way a full disk does: SQLite has already rolled the
+        // transaction back by itself, so the driver's idea of it is wrong from then on.
+        writer = new SqliteWriter(() -> {
+            Connection raw = DriverManager.getConnection(url());
+            if (opened.incrementAndGet() > 1) {
+                return raw;
+            }
+            return (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Connection.class},
+                    (proxy, method, args) -> {
+                        if (method.getName().equals("setAutoCommit") && Boolean.TRUE.equals(args[0])) {
+                            try (var s = raw.createStatement()) {
+                                s.execute("ROLLBACK");
+                            }
+                            throw new SQLException("database or disk is full");
+                        }
+                        return invoke(raw, method, args);
+                    });
+        }, afterCommits::incrementAndGet);
 
         assertThatThrownBy(() -> writer.write(c -> insert(c, "lost"), true))
-                .isInstanceOf(MetadataException.class).hasRootCauseMessage("disk I/O error");
+                .isInstanceOf(MetadataException.class).hasRootCauseMessage("database or disk is full");
         assertThat(count("SELECT COUNT(*) FROM t")).isZero();
-        // The writer is usable again: the next transaction begins afresh.
-        writer = new SqliteWriter(raw, afterCommits::incrementAndGet);
+
         writer.write(c -> insert(c, "kept"), true);
-        assertThat(count("SELECT COUNT(*) FROM t")).isEqualTo(1);
+        writer.write(c -> insert(c, "kept too"), true);
+        assertThat(count("SELECT COUNT(*) FROM t")).isEqualTo(2);
+        assertThat(opened.get()).as("a fresh connection after the failure").isEqualTo(2);
+    }
+
+    @Test
+    void closingWithWritersWaitingForTheirCommitTellsThemItFailed() throws Exception {
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> first = threads.submit(() -> writer.write(c -> {
+            insert(c, "first");
+            holding.countDown();
+            await(release);
+            return null;
+        }, true));
+        holding.await();
+        Future<?> second = threads.submit(() -> writer.write(c -> insert(c, "second"), true));
+        waitUntilQueued(1);
+        Future<?> closing = threads.submit(() -> {
+            writer.close();
+            return null;
+        });
+        waitUntilQueued(2);
+        release.countDown();
+
+        closing.get(10, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> first.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(MetadataException.class);
+        assertThatThrownBy(() -> second.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(MetadataException.class);
+        assertThatThrownBy(() -> writer.write(c -> insert(c, "late"), true)).isInstanceOf(MetadataException.class);
+        assertThat(count("SELECT COUNT(*) FROM t")).isZero();
+    }
+
+    @Test
+    void aCallerHearsOfItsCommitOnlyAfterCachedReadsAreStale() throws Exception {
+        writer.close();
+        java.util.concurrent.atomic.AtomicBoolean stale = new java.util.concurrent.atomic.AtomicBoolean();
+        writer = new SqliteWriter(() -> DriverManager.getConnection(url()), () -> {
+            sleep(200); // a slow invalidation: whoever returns meanwhile could read the cache's old answer
+            stale.set(true);
+        });
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<Boolean> first = threads.submit(() -> {
+            writer.write(c -> {
+                insert(c, "first");
+                holding.countDown();
+                await(release);
+                return null;
+            }, true);
+            return stale.get();
+        });
+        holding.await();
+        Future<?> last = threads.submit(() -> writer.write(c -> insert(c, "last"), true)); // commits for both
+        waitUntilQueued(1);
+        release.countDown();
+
+        last.get(10, TimeUnit.SECONDS);
+        assertThat(first.get(10, TimeUnit.SECONDS)).as("cached reads were stale when the write returned").isTrue();
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    void aWriteInsideAnotherOnTheSameThreadIsRefused() {
+        assertThatThrownBy(() -> writer.write(c -> writer.write(inner -> insert(inner, "inner"), true), true))
+                .isInstanceOf(IllegalStateException.class);
     }
 
     private Connection countingCommits(Connection raw) {
         return (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Connection.class},
                 (proxy, method, args) -> {
-                    if (method.getName().equals("commit")) {
+                    // The writer commits by returning to auto-commit, which SQLite's driver does with one COMMIT.
+                    if (method.getName().equals("setAutoCommit") && Boolean.TRUE.equals(args[0])) {
                         commits.incrementAndGet();
                     }
                     return invoke(raw, method, args);
