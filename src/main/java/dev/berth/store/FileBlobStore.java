@@ -62,6 +62,11 @@ public final class FileBlobStore implements BlobStore {
         this.quarantine = root.resolve("quarantine");
         Files.createDirectories(blobs);
         Files.createDirectories(uploads);
+        // Every blob directory, made durably before any blob goes in: a rename into a directory another commit
+        // has only just made could otherwise be acknowledged before that directory's own entry is durable.
+        for (DigestAlgorithm algorithm : DigestAlgorithm.values()) {
+            createBlobDirectories(blobs.resolve(algorithm.label()));
+        }
         this.disk = Files.getFileStore(uploads);
         removeStaleTempFiles();
     }
@@ -437,15 +442,17 @@ public final class FileBlobStore implements BlobStore {
     private void moveIntoPlace(Path source, Path target) throws IOException {
         Path directory = target.getParent();
         if (Files.exists(target)) {
-            // Same digest, same bytes: the copy already there stays.
+            // Same digest, same bytes: the copy already there stays, made durable in case the commit that put
+            // it there failed after its rename.
             Files.deleteIfExists(source);
+            fsyncDirectory(directory);
             return;
         }
         try {
             Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (NoSuchFileException e) {
-            // The first blob under this prefix. Only then is the directory made: asking every time costs an
-            // exception per commit, since Files.createDirectories learns that a directory exists by failing.
+            // A blob directory removed by hand since start-up. Not asked for on every commit: that costs an
+            // exception each time, since Files.createDirectories learns that a directory exists by failing.
             if (!Files.exists(source)) {
                 throw e;
             }
@@ -453,6 +460,22 @@ public final class FileBlobStore implements BlobStore {
             Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
         }
         fsyncDirectory(directory);
+    }
+
+    /** The 256 directories of one algorithm's blobs, with one fsync of their parent for those made. */
+    private static void createBlobDirectories(Path algorithmDirectory) throws IOException {
+        createDirectoriesDurably(algorithmDirectory);
+        boolean made = false;
+        for (int prefix = 0; prefix < 256; prefix++) {
+            Path directory = algorithmDirectory.resolve(String.format("%02x", prefix));
+            if (!Files.isDirectory(directory)) {
+                Files.createDirectory(directory);
+                made = true;
+            }
+        }
+        if (made) {
+            fsyncDirectory(algorithmDirectory);
+        }
     }
 
     /** Makes a directory and any missing parents, each made durable in its own parent as a file's rename is. */
