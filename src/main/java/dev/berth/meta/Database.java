@@ -373,24 +373,33 @@ final class Database implements Closeable {
         return alone ? cache.get(what, repository, key, () -> read(work)) : read(work);
     }
 
-    /** Runs work in one transaction: committed if it returns, rolled back if it throws. */
+    /** Runs work in one transaction: committed, and durable, if it returns; rolled back if it throws. */
     <T> T write(Work<T> work) {
-        return transaction(work, true);
+        return transaction(work, true, true);
+    }
+
+    /**
+     * Like {@link #write}, for state a crash may take back (an upload session just opened, which its client then
+     * opens again): on return it is committed and every reader sees it, but the commit did not wait for the disk.
+     * It becomes durable with the next durable commit, which the log orders after it, or soon after on its own.
+     */
+    <T> T writeEphemeral(Work<T> work) {
+        return transaction(work, true, false);
     }
 
     /** Runs work in one transaction that is always rolled back: what the work would do, without doing it. */
     <T> T trial(Work<T> work) {
-        return transaction(work, false);
+        return transaction(work, false, true);
     }
 
-    private <T> T transaction(Work<T> work, boolean keep) {
+    private <T> T transaction(Work<T> work, boolean keep, boolean durable) {
         if (sqliteWriter != null) {
-            return sqliteWriter.write(work, keep);
+            return sqliteWriter.write(work, keep, durable);
         }
         long deadline = System.nanoTime() + RETRY_FOR_NANOS;
         for (int attempt = 1; ; attempt++) {
             try {
-                return attempt(work, keep);
+                return attempt(work, keep, durable);
             } catch (MetadataException e) {
                 if (!serializable || !isConflict(e.getCause()) || System.nanoTime() > deadline) {
                     throw e;
@@ -417,13 +426,18 @@ final class Database implements Closeable {
         }
     }
 
-    private <T> T attempt(Work<T> work, boolean keep) {
+    private <T> T attempt(Work<T> work, boolean keep, boolean durable) {
         try (Connection connection = writer.getConnection()) {
             if (serializable) {
                 connection.setTransactionIsolation(Connection.TRANSACTION_SERIALIZABLE);
             }
             connection.setAutoCommit(false);
             try {
+                if (!durable) {
+                    try (var statement = connection.createStatement()) {
+                        statement.execute("SET LOCAL synchronous_commit = off"); // this transaction only
+                    }
+                }
                 T result = work.run(connection);
                 if (keep) {
                     connection.commit();

@@ -584,13 +584,15 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public void markMirrorChecked(String repository, String tag, Instant at) {
-        db.write(c -> update(c, "INSERT INTO mirror_checks (repository, tag, checked_at) VALUES (?, ?, ?)"
+        // Forgotten in a crash, a check is only made again.
+        db.writeEphemeral(c -> update(c, "INSERT INTO mirror_checks (repository, tag, checked_at) VALUES (?, ?, ?)"
                 + " ON CONFLICT (repository, tag) DO UPDATE SET checked_at = excluded.checked_at", repository, tag, at.toEpochMilli()));
     }
 
     @Override
     public void createUpload(UploadRecord upload) {
-        db.write(c -> update(c, "INSERT INTO uploads (id, repository, algorithm, owner, started_at) VALUES (?, ?, ?, ?, ?)",
+        // A session a crash takes back is one its client opens again; its file was never fsynced either.
+        db.writeEphemeral(c -> update(c, "INSERT INTO uploads (id, repository, algorithm, owner, started_at) VALUES (?, ?, ?, ?, ?)",
                 upload.id(), upload.repository(), upload.algorithm().label(), upload.owner(), upload.startedAt().toEpochMilli()));
     }
 
@@ -620,7 +622,8 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public void deleteUpload(String id) {
-        db.write(c -> update(c, "DELETE FROM uploads WHERE id = ?", id));
+        // Brought back by a crash, a session finds its file gone and is deleted again.
+        db.writeEphemeral(c -> update(c, "DELETE FROM uploads WHERE id = ?", id));
     }
 
     // --- access: users, API keys, sessions, login attempts ---------------------------------------------------
@@ -688,7 +691,8 @@ public final class JdbcMetadataStore implements MetadataStore, AccessStore {
 
     @Override
     public void touchApiKey(String id, Instant usedAt) {
-        db.write(c -> update(c, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", usedAt.toEpochMilli(), id));
+        // A last-used time a crash takes back is only a little older than it should be.
+        db.writeEphemeral(c -> update(c, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", usedAt.toEpochMilli(), id));
     }
 
     private static List<ApiKey> keys(Connection c, String sql, Object... args) throws SQLException {

@@ -15,7 +15,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * them commits it. The work of every caller that queued during one commit's fsync thus shares the next fsync:
  * under concurrent pushes the disk's flushes, not a queue of callers each waiting for its own, set the pace.
  * A work that fails is rolled back to its savepoint and leaves the others untouched; no caller returns before
- * the commit that holds its changes is durable, and a commit that fails fails every work in it. After any
+ * the commit that holds its changes is durable, and a commit that fails fails every work in it. A work that need
+ * not survive a crash (an upload session just opened) may ask for a commit that is only visible: a batch of such
+ * works alone commits without an fsync (synchronous=NORMAL), becoming durable with the next durable commit, which
+ * writes the same log after it; a durable work that finds such a batch open commits it first. After any
  * failure to begin, undo or commit, the connection is closed (SQLite rolls back what it held) and the next
  * turn opens a fresh one: a full disk, once freed, leaves nothing behind in an unknown state.
  */
@@ -37,15 +40,23 @@ final class SqliteWriter implements Closeable {
     private final ReentrantLock turn = new ReentrantLock(true);
     /** Guarded by {@link #turn}: the connection (null until needed again after a failure), the open transaction. */
     private Connection connection;
+    /** Guarded by {@link #turn}: whether the connection's commits fsync now; null until set on a new connection. */
+    private Boolean syncing;
     private Batch open;
     private boolean closed;
 
     /** One transaction's works, told together whether it became durable. */
     private static final class Batch {
-        final CompletableFuture<Void> durable = new CompletableFuture<>();
+        final CompletableFuture<Void> committed = new CompletableFuture<>();
+        /** Whether the commit fsyncs: false only for a batch of works that need not survive a crash. */
+        final boolean durable;
         int works;
         /** Set when a failed work could not be undone: the transaction is then rolled back whole. */
         MetadataException broken;
+
+        Batch(boolean durable) {
+            this.durable = durable;
+        }
     }
 
     SqliteWriter(Opener opener, Runnable afterCommit) {
@@ -53,8 +64,11 @@ final class SqliteWriter implements Closeable {
         this.afterCommit = afterCommit;
     }
 
-    /** Runs work in the next commit and returns once that commit is durable; {@code keep} false rolls it back. */
-    <T> T write(Database.Work<T> work, boolean keep) {
+    /**
+     * Runs work in the next commit and returns once that commit is durable, or with {@code durable} false once it
+     * is visible to readers; {@code keep} false rolls it back.
+     */
+    <T> T write(Database.Work<T> work, boolean keep, boolean durable) {
         if (turn.isHeldByCurrentThread()) {
             // The inner write would commit the outer one's half-done changes, or wait for a commit only this
             // thread can make.
@@ -64,8 +78,11 @@ final class SqliteWriter implements Closeable {
         T result;
         Batch joined = null;
         try {
+            if (open != null && durable && !open.durable) {
+                commit(); // those before it were content without an fsync; this one is not
+            }
             if (open == null) {
-                begin();
+                begin(durable);
             }
             Savepoint savepoint = savepoint();
             try {
@@ -96,7 +113,7 @@ final class SqliteWriter implements Closeable {
         }
         if (joined != null) {
             try {
-                joined.durable.join();
+                joined.committed.join();
             } catch (CompletionException e) {
                 throw e.getCause() instanceof MetadataException m ? m
                         : new MetadataException("metadata write failed", e.getCause());
@@ -125,17 +142,25 @@ final class SqliteWriter implements Closeable {
         }
     }
 
-    private void begin() {
+    private void begin(boolean durable) {
         try {
             if (connection == null) {
                 connection = opener.open();
+                syncing = null;
+            }
+            if (!Boolean.valueOf(durable).equals(syncing)) {
+                // Outside any transaction: SQLite refuses to change it inside one.
+                try (var statement = connection.createStatement()) {
+                    statement.execute(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+                }
+                syncing = durable;
             }
             connection.setAutoCommit(false);
         } catch (SQLException e) {
             discardConnection();
             throw new MetadataException("cannot begin a metadata write", e);
         }
-        open = new Batch();
+        open = new Batch(durable);
     }
 
     private void commit() {
@@ -159,9 +184,9 @@ final class SqliteWriter implements Closeable {
             afterCommit.run();
         } finally {
             if (failure == null) {
-                batch.durable.complete(null);
+                batch.committed.complete(null);
             } else {
-                batch.durable.completeExceptionally(failure instanceof MetadataException m ? m
+                batch.committed.completeExceptionally(failure instanceof MetadataException m ? m
                         : new MetadataException("metadata write failed", failure));
                 if (failure instanceof Error error) {
                     throw error;

@@ -49,6 +49,9 @@ public final class FileBlobStore implements BlobStore {
     private final Path quarantine;
     /** Looked up once: finding a path's file system reads the mount table, a tenth of a millisecond each time. */
     private final FileStore disk;
+    /** The file system's block size, and whether pushes are written past the page cache ({@link DirectAppend}). */
+    private final int block;
+    private final boolean directWrites;
     /**
      * Running hashes of uploads in progress. A hash that is lost (a restart, or a session idle for an hour) costs
      * nothing but time: commit then re-reads the file. Bounded, so abandoned sessions cannot pile up in memory.
@@ -57,6 +60,11 @@ public final class FileBlobStore implements BlobStore {
             .expireAfterAccess(Duration.ofHours(1)).maximumSize(10_000).build();
 
     public FileBlobStore(Path root) throws IOException {
+        this(root, true);
+    }
+
+    /** With {@code direct} false, pushes go through the page cache even where the file system takes direct writes. */
+    FileBlobStore(Path root, boolean direct) throws IOException {
         this.blobs = root.resolve("blobs");
         this.uploads = root.resolve("uploads");
         this.quarantine = root.resolve("quarantine");
@@ -68,7 +76,14 @@ public final class FileBlobStore implements BlobStore {
             createBlobDirectories(blobs.resolve(algorithm.label()));
         }
         this.disk = Files.getFileStore(uploads);
+        this.block = (int) Math.min(Integer.MAX_VALUE, disk.getBlockSize());
+        this.directWrites = direct && DirectAppend.supported(uploads, block);
         removeStaleTempFiles();
+    }
+
+    /** Whether pushes are written past the page cache here; for tests. */
+    boolean writesPastPageCache() {
+        return directWrites;
     }
 
     @Override
@@ -138,7 +153,7 @@ public final class FileBlobStore implements BlobStore {
 
     @Override
     public long appendToUpload(String id, InputStream content) throws IOException {
-        try (Sink sink = openUploadSink(id)) {
+        try (Sink sink = openSink(id, directWrites)) {
             byte[] chunk = new byte[COPY_BUFFER];
             int n;
             while ((n = content.read(chunk)) >= 0) {
@@ -152,16 +167,27 @@ public final class FileBlobStore implements BlobStore {
 
     @Override
     public Sink openUploadSink(String id) throws IOException {
-        FileChannel out = FileChannel.open(uploadPath(id), StandardOpenOption.WRITE);
-        long size = out.size();
-        RunningHash hash = hashes.getIfPresent(id);
-        if (hash != null && hash.settled().offset != size) {
-            // An earlier append failed between writing and hashing: re-read the file at commit instead.
-            hashes.invalidate(id);
-            hash = null;
+        return openSink(id, false); // a download's readers follow its file as it grows: every write goes in at once
+    }
+
+    private Sink openSink(String id, boolean direct) throws IOException {
+        Path path = uploadPath(id);
+        // Readable too: a direct append reads back the partial block it starts in.
+        FileChannel out = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try {
+            long size = out.size();
+            RunningHash hash = hashes.getIfPresent(id);
+            if (hash != null && hash.settled().offset != size) {
+                // An earlier append failed between writing and hashing: re-read the file at commit instead.
+                hashes.invalidate(id);
+                hash = null;
+            }
+            out.position(size);
+            return new Sink(out, direct ? DirectAppend.open(path, out, block) : null, size, hash);
+        } catch (IOException | RuntimeException e) {
+            out.close();
+            throw e;
         }
-        out.position(size);
-        return new Sink(out, size, hash);
     }
 
     @Override
@@ -170,27 +196,35 @@ public final class FileBlobStore implements BlobStore {
     }
 
     /**
-     * Writes each piece, then hands it to a background hasher: writing and hashing overlap, as {@code tee} and
-     * {@code openssl dgst} do in a pipe, and the running hash still never covers bytes that did not reach the
-     * file. Asking for the digest waits for the hasher to catch up; closing does not, so that a commit can
+     * Writes each piece (or buffers it for a direct write), then hands it to a background hasher: writing and
+     * hashing overlap, as {@code tee} and {@code openssl dgst} do in a pipe. The running hash is only ever taken
+     * for the file's when it covers exactly as many bytes as the file holds, so a write that failed after its
+     * bytes were hashed costs a re-read at commit, never a wrong digest. Asking for the digest waits for the hasher to catch up; closing does not, so that a commit can
      * fsync the file while the last pieces are hashed (whoever reads the running hash next settles it first).
      */
     private static final class Sink implements UploadSink {
         private final FileChannel out;
+        /** Where a push's bytes go instead of {@code out}, when they are written past the page cache; else null. */
+        private final DirectAppend direct;
         private final BackgroundHash hasher;
         private long size;
 
-        Sink(FileChannel out, long size, RunningHash hash) {
+        Sink(FileChannel out, DirectAppend direct, long size, RunningHash hash) {
             this.out = out;
+            this.direct = direct;
             this.size = size;
             this.hasher = hash == null ? null : new BackgroundHash(hash);
         }
 
         @Override
         public void write(byte[] bytes, int offset, int length) throws IOException {
-            ByteBuffer buffer = ByteBuffer.wrap(bytes, offset, length);
-            while (buffer.hasRemaining()) {
-                out.write(buffer);
+            if (direct != null) {
+                direct.write(bytes, offset, length);
+            } else {
+                ByteBuffer buffer = ByteBuffer.wrap(bytes, offset, length);
+                while (buffer.hasRemaining()) {
+                    out.write(buffer);
+                }
             }
             size += length;
             if (hasher != null) {
@@ -214,12 +248,13 @@ public final class FileBlobStore implements BlobStore {
 
         @Override
         public void close() throws IOException {
-            try {
+            try (out) {
                 if (hasher != null) {
                     hasher.flush();
                 }
-            } finally {
-                out.close();
+                if (direct != null) {
+                    direct.close();
+                }
             }
         }
     }

@@ -63,12 +63,12 @@ class SqliteWriterTest {
             holding.countDown();
             await(release);
             return null;
-        }, true));
+        }, true, true));
         holding.await();
         List<Future<?>> queued = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
             String key = "queued-" + i;
-            queued.add(threads.submit(() -> writer.write(c -> insert(c, key), true)));
+            queued.add(threads.submit(() -> writer.write(c -> insert(c, key), true, true)));
         }
         waitUntilQueued(5);
         release.countDown();
@@ -88,7 +88,7 @@ class SqliteWriterTest {
         for (int i = 0; i < 40; i++) {
             String key = "k" + i;
             checks.add(threads.submit(() -> {
-                writer.write(c -> insert(c, key), true);
+                writer.write(c -> insert(c, key), true, true);
                 return count("SELECT COUNT(*) FROM t WHERE k = '" + key + "'");
             }));
         }
@@ -107,16 +107,16 @@ class SqliteWriterTest {
             holding.countDown();
             await(release);
             return null;
-        }, true));
+        }, true, true));
         holding.await();
         Future<?> failing = threads.submit(() -> writer.write(c -> {
             insert(c, "half-done");
             return insert(c, "a"); // a duplicate key: the whole work must go, including its first row
-        }, true));
+        }, true, true));
         waitUntilQueued(1);
-        Future<?> trial = threads.submit(() -> writer.write(c -> insert(c, "only-tried"), false));
+        Future<?> trial = threads.submit(() -> writer.write(c -> insert(c, "only-tried"), false, true));
         waitUntilQueued(2);
-        Future<?> last = threads.submit(() -> writer.write(c -> insert(c, "b"), true));
+        Future<?> last = threads.submit(() -> writer.write(c -> insert(c, "b"), true, true));
         waitUntilQueued(3);
         release.countDown();
 
@@ -152,12 +152,12 @@ class SqliteWriterTest {
                     });
         }, afterCommits::incrementAndGet);
 
-        assertThatThrownBy(() -> writer.write(c -> insert(c, "lost"), true))
+        assertThatThrownBy(() -> writer.write(c -> insert(c, "lost"), true, true))
                 .isInstanceOf(MetadataException.class).hasRootCauseMessage("database or disk is full");
         assertThat(count("SELECT COUNT(*) FROM t")).isZero();
 
-        writer.write(c -> insert(c, "kept"), true);
-        writer.write(c -> insert(c, "kept too"), true);
+        writer.write(c -> insert(c, "kept"), true, true);
+        writer.write(c -> insert(c, "kept too"), true, true);
         assertThat(count("SELECT COUNT(*) FROM t")).isEqualTo(2);
         assertThat(opened.get()).as("a fresh connection after the failure").isEqualTo(2);
     }
@@ -171,9 +171,9 @@ class SqliteWriterTest {
             holding.countDown();
             await(release);
             return null;
-        }, true));
+        }, true, true));
         holding.await();
-        Future<?> second = threads.submit(() -> writer.write(c -> insert(c, "second"), true));
+        Future<?> second = threads.submit(() -> writer.write(c -> insert(c, "second"), true, true));
         waitUntilQueued(1);
         Future<?> closing = threads.submit(() -> {
             writer.close();
@@ -185,7 +185,7 @@ class SqliteWriterTest {
         closing.get(10, TimeUnit.SECONDS);
         assertThatThrownBy(() -> first.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(MetadataException.class);
         assertThatThrownBy(() -> second.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(MetadataException.class);
-        assertThatThrownBy(() -> writer.write(c -> insert(c, "late"), true)).isInstanceOf(MetadataException.class);
+        assertThatThrownBy(() -> writer.write(c -> insert(c, "late"), true, true)).isInstanceOf(MetadataException.class);
         assertThat(count("SELECT COUNT(*) FROM t")).isZero();
     }
 
@@ -205,11 +205,11 @@ class SqliteWriterTest {
                 holding.countDown();
                 await(release);
                 return null;
-            }, true);
+            }, true, true);
             return stale.get();
         });
         holding.await();
-        Future<?> last = threads.submit(() -> writer.write(c -> insert(c, "last"), true)); // commits for both
+        Future<?> last = threads.submit(() -> writer.write(c -> insert(c, "last"), true, true)); // commits for both
         waitUntilQueued(1);
         release.countDown();
 
@@ -226,8 +226,51 @@ class SqliteWriterTest {
     }
 
     @Test
+    void anEphemeralWriteCommitsWithoutWaitingForTheDiskAndADurableOneStillDoes() throws Exception {
+        // synchronous: 1 is NORMAL (a WAL commit without fsync), 2 is FULL (fsync on every commit).
+        assertThat((int) writer.write(c -> synchronous(c, "durable"), true, true)).isEqualTo(2);
+        assertThat((int) writer.write(c -> synchronous(c, "ephemeral"), true, false)).isEqualTo(1);
+        assertThat(count("SELECT COUNT(*) FROM t WHERE k = 'ephemeral'")).as("visible once it returns").isEqualTo(1);
+        assertThat((int) writer.write(c -> synchronous(c, "durable again"), true, true)).isEqualTo(2);
+        assertThat(rows()).isEqualTo(3);
+    }
+
+    @Test
+    void aDurableWriteThatFindsAnEphemeralBatchOpenCommitsItFirstAndFsyncsItsOwn() throws Exception {
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<Integer> ephemeral = threads.submit(() -> writer.write(c -> {
+            int level = synchronous(c, "ephemeral");
+            holding.countDown();
+            await(release);
+            return level;
+        }, true, false));
+        holding.await();
+        Future<Integer> durable = threads.submit(() -> writer.write(c -> synchronous(c, "durable"), true, true));
+        waitUntilQueued(1);
+        Future<Integer> joining = threads.submit(() -> writer.write(c -> synchronous(c, "joins the durable"), true, false));
+        waitUntilQueued(2);
+        release.countDown();
+
+        assertThat(ephemeral.get(10, TimeUnit.SECONDS)).isEqualTo(1);
+        assertThat(durable.get(10, TimeUnit.SECONDS)).as("never inside a commit without fsync").isEqualTo(2);
+        assertThat(joining.get(10, TimeUnit.SECONDS)).as("an ephemeral work may share a durable commit").isEqualTo(2);
+        assertThat(commits.get()).isEqualTo(2);
+        assertThat(rows()).isEqualTo(3);
+    }
+
+    /** Inserts {@code key} and answers the connection's synchronous level during the work. */
+    private static int synchronous(Connection c, String key) throws SQLException {
+        insert(c, key);
+        try (var s = c.createStatement(); var r = s.executeQuery("PRAGMA synchronous")) {
+            r.next();
+            return r.getInt(1);
+        }
+    }
+
+    @Test
     void aWriteInsideAnotherOnTheSameThreadIsRefused() {
-        assertThatThrownBy(() -> writer.write(c -> writer.write(inner -> insert(inner, "inner"), true), true))
+        assertThatThrownBy(() -> writer.write(c -> writer.write(inner -> insert(inner, "inner"), true, true), true, true))
                 .isInstanceOf(IllegalStateException.class);
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.berth.oci.Digest;
 import dev.berth.oci.DigestAlgorithm;
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.UUID;
@@ -59,5 +60,52 @@ class FileBlobStoreTest extends BlobStoreContract {
         store.close();
         store = new FileBlobStore(root);
         assertThat(leftover).doesNotExist();
+    }
+
+    @Test
+    void pushedChunksOfEveryAlignmentLandByteForByte() throws Exception {
+        assertChunksLand(store, root);
+    }
+
+    @Test
+    void pushesGoThroughThePageCacheWhereDirectWritesAreOffOrRefused() throws Exception {
+        FileBlobStore buffered = new FileBlobStore(root.resolve("buffered"), false);
+        assertThat(buffered.writesPastPageCache()).isFalse();
+        assertChunksLand(buffered, root.resolve("buffered"));
+        assertThat(DirectAppend.supported(root, 3)).as("a block size that does not divide the buffer").isFalse();
+        assertThat(DirectAppend.supported(root.resolve("missing"), 4096)).isFalse();
+    }
+
+    /**
+     * Chunks that start and end inside a block, on a block boundary, fill the write buffer exactly or overrun it,
+     * and an empty one: each lands as sent, whether the store writes them past the page cache or not, and the
+     * blob commits under its digest with the running hash and, after a restart, with a re-read.
+     */
+    private static void assertChunksLand(BlobStore store, Path root) throws Exception {
+        int mib = DirectAppend.BUFFER;
+        int[] chunks = {1, 4095, 4096, 0, 1, mib, mib + 4095, 3, 2 * mib + 17, 4096 - 7, 5000, mib - 5000 - 4096};
+        for (boolean restart : new boolean[] {false, true}) {
+            String id = UUID.randomUUID().toString();
+            store.createUpload(id, DigestAlgorithm.SHA256);
+            ByteArrayOutputStream sent = new ByteArrayOutputStream();
+            int seed = 20;
+            for (int length : chunks) {
+                byte[] chunk = random(length, seed++);
+                sent.write(chunk);
+                assertThat(store.appendToUpload(id, new ByteArrayInputStream(chunk))).isEqualTo(sent.size());
+                assertThat(store.uploadSize(id)).isEqualTo(sent.size());
+                assertThat(Files.readAllBytes(root.resolve("uploads/" + id))).isEqualTo(sent.toByteArray());
+            }
+            if (restart) {
+                store.close();
+                store = new FileBlobStore(root);
+            }
+            Digest digest = Digest.compute(DigestAlgorithm.SHA256, sent.toByteArray());
+            assertThat(store.commitUpload(id, digest)).isEqualTo(sent.size());
+            try (var in = java.nio.channels.Channels.newInputStream(store.open(digest))) {
+                assertThat(in.readAllBytes()).isEqualTo(sent.toByteArray());
+            }
+            store.delete(digest);
+        }
     }
 }

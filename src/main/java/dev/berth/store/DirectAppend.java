@@ -1,0 +1,157 @@
+package dev.berth.store;
+
+import com.sun.nio.file.ExtendedOpenOption;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ArrayBlockingQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Appends a pushed chunk to its upload file past the page cache (O_DIRECT), a mebibyte at a time. A push must reach
+ * the disk before it is acknowledged anyway, and nobody reads an upload before it is committed, so copying it into
+ * the page cache first is only extra work: on a VM, every page of a cache that grows into guest memory not touched
+ * yet costs a fault, and a buffered 1 MB write and fsync measured 3.6–4.3 ms here against 1.1–1.9 ms direct.
+ * Direct writes must start at a block boundary and be whole blocks: a chunk that starts inside a block rewrites
+ * that block from its start (read back first), and the last, partial block goes through the page cache, which the
+ * commit's fsync then flushes. Downloads of the pull-through cache do not come here: their readers follow the file
+ * as it grows.
+ */
+final class DirectAppend implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(DirectAppend.class);
+    static final int BUFFER = 1 << 20;
+    /** Buffers kept for the next pushes; more concurrent pushes than this allocate their own, left to the collector. */
+    private static final ArrayBlockingQueue<ByteBuffer> FREE = new ArrayBlockingQueue<>(8);
+
+    private final FileChannel file;
+    private final FileChannel direct;
+    private final int block;
+    private ByteBuffer buffer;
+    /** Set when a direct write failed: what the buffer holds is then in no known state, and is not written. */
+    private boolean failed;
+    /** The file offset of the buffer's first byte: always a block boundary. */
+    private long bufferStart;
+
+    private DirectAppend(FileChannel file, FileChannel direct, int block, ByteBuffer buffer, long bufferStart) {
+        this.file = file;
+        this.direct = direct;
+        this.block = block;
+        this.buffer = buffer;
+        this.bufferStart = bufferStart;
+    }
+
+    /**
+     * Whether the file system under {@code directory} takes direct writes of {@code block}-sized blocks (tmpfs,
+     * for one, refuses them): checked once with a real write, so that no push finds out.
+     */
+    static boolean supported(Path directory, int block) {
+        if (block <= 0 || BUFFER % block != 0) {
+            return false;
+        }
+        Path probe = directory.resolve(".direct-write-probe");
+        try {
+            try (FileChannel channel = FileChannel.open(probe, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING, ExtendedOpenOption.DIRECT)) {
+                ByteBuffer one = ByteBuffer.allocateDirect(2 * block).alignedSlice(block).limit(block);
+                channel.write(one, 0);
+            }
+            return true;
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.info("uploads are written through the page cache: {} takes no direct writes ({})", directory, e.toString());
+            return false;
+        } finally {
+            try {
+                Files.deleteIfExists(probe);
+            } catch (IOException ignored) {
+                // a stray probe file is harmless and is replaced next time
+            }
+        }
+    }
+
+    /** Appends to {@code path}, whose bytes so far {@code file} (open for writing) holds. */
+    static DirectAppend open(Path path, FileChannel file, int block) throws IOException {
+        long size = file.size();
+        long start = size - size % block;
+        ByteBuffer buffer = take(block);
+        FileChannel direct = null;
+        try {
+            // The partial block already there is written again, whole, with what follows it.
+            while (buffer.position() < size - start) {
+                if (file.read(buffer, start + buffer.position()) < 0) {
+                    throw new IOException("upload file shrank while it was being appended to");
+                }
+            }
+            direct = FileChannel.open(path, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+            return new DirectAppend(file, direct, block, buffer, start);
+        } catch (IOException | RuntimeException e) {
+            give(buffer);
+            if (direct != null) {
+                direct.close();
+            }
+            throw e;
+        }
+    }
+
+    void write(byte[] bytes, int offset, int length) throws IOException {
+        while (length > 0) {
+            int n = Math.min(length, buffer.remaining());
+            buffer.put(bytes, offset, n);
+            offset += n;
+            length -= n;
+            if (!buffer.hasRemaining()) {
+                try {
+                    writeFully(direct, buffer.flip(), bufferStart);
+                } catch (IOException | RuntimeException e) {
+                    failed = true;
+                    throw e;
+                }
+                bufferStart += BUFFER;
+                buffer.clear();
+            }
+        }
+    }
+
+    /** Writes what is still buffered (whole blocks directly, the rest through the page cache) and lets go. */
+    @Override
+    public void close() throws IOException {
+        try {
+            if (failed) {
+                return;
+            }
+            int held = buffer.position();
+            int whole = held - held % block;
+            if (whole > 0) {
+                writeFully(direct, buffer.duplicate().position(0).limit(whole), bufferStart);
+            }
+            if (held > whole) {
+                writeFully(file, buffer.duplicate().position(whole).limit(held), bufferStart + whole);
+            }
+        } finally {
+            give(buffer);
+            buffer = null;
+            direct.close();
+        }
+    }
+
+    private static void writeFully(FileChannel channel, ByteBuffer bytes, long position) throws IOException {
+        while (bytes.hasRemaining()) {
+            position += channel.write(bytes, position);
+        }
+    }
+
+    private static ByteBuffer take(int block) {
+        ByteBuffer buffer = FREE.poll();
+        if (buffer == null || buffer.alignmentOffset(0, block) != 0) {
+            buffer = ByteBuffer.allocateDirect(BUFFER + block).alignedSlice(block).limit(BUFFER).slice();
+        }
+        return buffer.clear();
+    }
+
+    private static void give(ByteBuffer buffer) {
+        FREE.offer(buffer);
+    }
+}
