@@ -82,8 +82,9 @@ class FileBlobStoreTest extends BlobStoreContract {
      * blob commits under its digest with the running hash and, after a restart, with a re-read.
      */
     private static void assertChunksLand(BlobStore store, Path root) throws Exception {
-        int mib = DirectAppend.BUFFER;
-        int[] chunks = {1, 4095, 4096, 0, 1, mib, mib + 4095, 3, 2 * mib + 17, 4096 - 7, 5000, mib - 5000 - 4096};
+        int piece = DirectAppend.BUFFER / 4;
+        int[] chunks = {1, 4095, 4096, 0, 1, piece, piece + 4095, 3, 13 * piece + 17, 4096 - 7, 5000,
+                piece - 5000 - 4096, 4 * piece};
         for (boolean restart : new boolean[] {false, true}) {
             String id = UUID.randomUUID().toString();
             store.createUpload(id, DigestAlgorithm.SHA256);
@@ -96,6 +97,24 @@ class FileBlobStoreTest extends BlobStoreContract {
                 assertThat(store.uploadSize(id)).isEqualTo(sent.size());
                 assertThat(Files.readAllBytes(root.resolve("uploads/" + id))).isEqualTo(sent.toByteArray());
             }
+            // A client that goes away mid-chunk: what arrived is kept, pieces handed to the disk and those not.
+            byte[] cut = random(2 * DirectAppend.BUFFER + 12_345, seed);
+            int arrived = DirectAppend.BUFFER + 70_000;
+            java.io.InputStream breaking = new ByteArrayInputStream(cut, 0, arrived) {
+                @Override
+                public synchronized int read(byte[] b, int off, int len) {
+                    int n = super.read(b, off, len);
+                    if (n < 0) {
+                        throw new java.io.UncheckedIOException(new java.io.IOException("connection reset"));
+                    }
+                    return n;
+                }
+            };
+            BlobStore current = store;
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> current.appendToUpload(id, breaking))
+                    .hasMessageContaining("connection reset");
+            sent.write(cut, 0, arrived);
+            assertThat(Files.readAllBytes(root.resolve("uploads/" + id))).isEqualTo(sent.toByteArray());
             if (restart) {
                 store.close();
                 store = new FileBlobStore(root);
