@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +26,13 @@ import org.slf4j.LoggerFactory;
 final class DirectAppend implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DirectAppend.class);
     static final int BUFFER = 1 << 20;
-    /** Buffers kept for the next pushes; more concurrent pushes than this allocate their own, left to the collector. */
+    /**
+     * Pushes writing directly at once, each with a buffer of its own outside the heap: more go through the page
+     * cache, so that a crowd of pushes cannot exhaust the memory set aside for direct buffers.
+     */
+    static final int MOST_AT_ONCE = 32;
+    private static final Semaphore IN_USE = new Semaphore(MOST_AT_ONCE);
+    /** Buffers kept for the next pushes; the others are left to the collector. */
     private static final ArrayBlockingQueue<ByteBuffer> FREE = new ArrayBlockingQueue<>(8);
 
     private final FileChannel file;
@@ -74,16 +81,37 @@ final class DirectAppend implements AutoCloseable {
     }
 
     /** Appends to {@code path}, whose bytes so far {@code file} (open for writing) holds. */
+    /** Null when {@link #MOST_AT_ONCE} pushes are writing directly already: this one then uses the page cache. */
     static DirectAppend open(Path path, FileChannel file, int block) throws IOException {
-        return open(file, FileChannel.open(path, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT), block);
+        if (!IN_USE.tryAcquire()) {
+            return null;
+        }
+        FileChannel direct;
+        try {
+            direct = FileChannel.open(path, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+        } catch (IOException | RuntimeException e) {
+            IN_USE.release();
+            throw e;
+        }
+        return start(file, direct, block);
     }
 
-    /** Appends through {@code direct}, the same file opened for direct writes, which is closed with this. */
+    /** The same through {@code direct}, the file already opened for direct writes, which is closed with this. */
     static DirectAppend open(FileChannel file, FileChannel direct, int block) throws IOException {
-        long size = file.size();
-        long start = size - size % block;
-        ByteBuffer buffer = take(block);
+        if (!IN_USE.tryAcquire()) {
+            direct.close();
+            return null;
+        }
+        return start(file, direct, block);
+    }
+
+    /** With a permit held, which the buffer taken here carries until it is given back. */
+    private static DirectAppend start(FileChannel file, FileChannel direct, int block) throws IOException {
+        ByteBuffer buffer = null;
         try {
+            buffer = take(block);
+            long size = file.size();
+            long start = size - size % block;
             // The partial block already there is written again, whole, with what follows it.
             while (buffer.position() < size - start) {
                 if (file.read(buffer, start + buffer.position()) < 0) {
@@ -91,8 +119,12 @@ final class DirectAppend implements AutoCloseable {
                 }
             }
             return new DirectAppend(file, direct, block, buffer, start);
-        } catch (IOException | RuntimeException e) {
-            give(buffer);
+        } catch (IOException | RuntimeException | Error e) {
+            if (buffer != null) {
+                give(buffer);
+            } else {
+                IN_USE.release();
+            }
             direct.close();
             throw e;
         }
@@ -120,6 +152,9 @@ final class DirectAppend implements AutoCloseable {
     /** Writes what is still buffered (whole blocks directly, the rest through the page cache) and lets go. */
     @Override
     public void close() throws IOException {
+        if (buffer == null) {
+            return; // closed already: the buffer and its permit are given back once
+        }
         try {
             if (failed) {
                 return;
@@ -155,5 +190,6 @@ final class DirectAppend implements AutoCloseable {
 
     private static void give(ByteBuffer buffer) {
         FREE.offer(buffer);
+        IN_USE.release();
     }
 }

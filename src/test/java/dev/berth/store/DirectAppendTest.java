@@ -46,6 +46,32 @@ class DirectAppendTest {
         assertThat(Files.readAllBytes(path)).isEqualTo(Arrays.copyOf(content, 2 * DirectAppend.BUFFER));
     }
 
+    @Test
+    void pushesBeyondTheDirectBuffersGoThroughThePageCacheAndEveryBufferComesBack() throws Exception {
+        Path path = root.resolve("upload");
+        Files.createFile(path);
+        try (FileChannel file = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            for (int round = 0; round < 2; round++) {
+                java.util.List<DirectAppend> open = new java.util.ArrayList<>();
+                for (int i = 0; i < DirectAppend.MOST_AT_ONCE; i++) {
+                    DirectAppend append = DirectAppend.open(path, file, 4096);
+                    assertThat(append).as("push %d of round %d writes directly", i, round).isNotNull();
+                    open.add(append);
+                }
+                assertThat(DirectAppend.open(path, file, 4096)).as("one push too many").isNull();
+                open.get(0).close();
+                open.get(0).close(); // twice: still one buffer given back
+                DirectAppend again = DirectAppend.open(path, file, 4096);
+                assertThat(again).isNotNull();
+                assertThat(DirectAppend.open(path, file, 4096)).isNull();
+                again.close();
+                for (DirectAppend append : open.subList(1, open.size())) {
+                    append.close();
+                }
+            }
+        }
+    }
+
     /** A channel whose n-th positional write fails. */
     private static final class Failing extends FileChannel {
         private final FileChannel target;
