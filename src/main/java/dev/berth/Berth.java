@@ -273,7 +273,8 @@ public final class Berth implements AutoCloseable {
     public static String describeStartFailure(Throwable failure, BerthConfig config) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof java.net.BindException) {
-                return "cannot listen on " + config.http().address() + ":" + config.http().port() + ": " + t.getMessage();
+                return "cannot listen on " + config.http().address() + ":" + config.http().port() + ": " + t.getMessage()
+                        + " (another address or port: http.address and http.port in a config.json, berth serve -c FILE)";
             }
             if (t instanceof java.nio.file.AccessDeniedException denied) {
                 return "permission denied: " + denied.getFile();

@@ -96,9 +96,14 @@ public final class AccessPolicy {
         return result;
     }
 
+    /** Whether {@code repository} is within the scopes of the API key {@code who} called with, if it has any. */
+    public boolean inScope(Identity who, String repository) {
+        return who.scopes().isEmpty() || who.scopes().stream().anyMatch(s -> scope(s).matches(repository));
+    }
+
     /** Whether {@code who} may perform {@code action} on {@code repository}. */
     public boolean allows(Identity who, String repository, Action action) {
-        if (!who.scopes().isEmpty() && who.scopes().stream().noneMatch(s -> scope(s).matches(repository))) {
+        if (!inScope(who, repository)) {
             return false;
         }
         if (!accessControl) {

@@ -17,6 +17,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code berth gc}: one garbage collection over a data directory that no server has open. */
 @Command(name = "gc", mixinStandardHelpOptions = true,
+        header = "Deletes what nothing needs any more from a stopped server's data.",
         description = {"Deletes what nothing needs any more and is older than gcDelay: untagged manifests that no",
                 "index or referrer keeps, blobs no manifest uses, abandoned uploads. A running server does this",
                 "itself every gcInterval; this command is for a stopped one (it refuses a directory in use)."})

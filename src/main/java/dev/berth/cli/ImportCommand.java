@@ -18,6 +18,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code berth import ZOT_ROOT}: zot's data directory into Berth's, verified and resumable. */
 @Command(name = "import", mixinStandardHelpOptions = true,
+        header = "Imports a zot data directory into Berth's, verified and resumable.",
         description = {"Imports every repository, tag, manifest, referrer and blob of a zot rootDirectory (its",
                 "OCI layouts) into Berth's data directory, which no server may have open. Digests are checked;",
                 "what is already imported is skipped, so an interrupted import is run again to finish.",

@@ -18,6 +18,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code berth scrub}: one integrity check over a data directory that no server has open. */
 @Command(name = "scrub", mixinStandardHelpOptions = true,
+        header = "Re-hashes every stored blob and manifest and sets corrupt ones aside.",
         description = {"Re-hashes every stored blob and manifest. Corrupt ones are set aside in quarantine/ and",
                 "forgotten, so they are never served: mirrors fetch them again, pushes upload them again.",
                 "Exits 0 when everything is intact, 3 when something was corrupt, 1 when scrub could not run.",

@@ -182,6 +182,9 @@ public final class ConfigLoader {
         String root = s.string("rootDirectory");
         if (root == null || root.isBlank()) {
             s.error("rootDirectory", "required");
+        } else if (root.startsWith("~")) {
+            s.warn("rootDirectory", "\"~\" is not expanded: this is a directory named " + root.split("/")[0]
+                    + " under the working directory; write the whole path");
         }
         // Berth always stores each blob once and always fsyncs: these zot switches are satisfied as they are.
         s.bool("dedupe");

@@ -83,6 +83,11 @@ final class Gate {
             RegistryException e = RegistryException.of(ErrorCode.UNAUTHORIZED, 401, "authentication required");
             return access.enabled() ? e.withHeader("WWW-Authenticate", challenge()) : e;
         }
+        if (repository != null && !access.policy().inScope(who, repository)) {
+            // The user might, but the key was made for other repositories: say so, or the user looks for a rule.
+            return RegistryException.of(ErrorCode.DENIED, 403, "this API key of " + who.display() + " is limited to "
+                    + String.join(", ", who.scopes()) + ": it may not " + action.label() + " " + repository);
+        }
         return RegistryException.of(ErrorCode.DENIED, 403, who.display() + " may not " + action.label()
                 + (repository == null ? "" : " " + repository));
     }

@@ -3,6 +3,8 @@ package dev.berth.http;
 import dev.berth.access.AccessPolicy;
 import dev.berth.access.Action;
 import dev.berth.access.Identity;
+import dev.berth.oci.ErrorCode;
+import dev.berth.oci.RegistryException;
 import dev.berth.ops.Metrics;
 
 /** The Prometheus scrape endpoint, protected as zot protects it ({@code accessControl.metrics}). */
@@ -26,7 +28,12 @@ final class MetricsHandler {
         ex.identity(who);
         AccessPolicy.MetricsAccess verdict = gate.access().policy().metricsAccess(who);
         if (verdict != AccessPolicy.MetricsAccess.ALLOWED) {
-            throw gate.refusal(who, null, Action.READ);
+            if (who.isAnonymous()) {
+                throw gate.refusal(who, null, Action.READ);
+            }
+            gate.delay();
+            throw RegistryException.of(ErrorCode.DENIED, 403, who.display() + " may not read " + path
+                    + " (accessControl.metrics.users names who may)");
         }
         ex.send(200, "text/plain; version=0.0.4; charset=utf-8", Exchange.utf8(metrics.scrape()));
     }

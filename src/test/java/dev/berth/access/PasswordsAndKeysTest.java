@@ -124,6 +124,11 @@ class PasswordsAndKeysTest {
         String secret = key.path("apiKey").asText();
 
         BERTH.client().as("admin", secret).get("/v2/pw/z/tags/list");
+        Response outOfScope = BERTH.client().as("admin", secret).post("/v2/elsewhere/z/blobs/uploads/", new byte[0]);
+        assertThat(outOfScope.status()).isEqualTo(403);
+        assertThat(outOfScope.json().path("errors").path(0).path("message").asText())
+                .as("the admin may; the key, made for pw/**, may not: the refusal blames the key")
+                .isEqualTo("this API key of admin is limited to pw/**: it may not create elsewhere/z");
         JsonNode listed = admin.get("/zot/auth/apikey").json().path("apiKeys");
         JsonNode mine = null;
         for (JsonNode k : listed) {
@@ -225,7 +230,11 @@ class PasswordsAndKeysTest {
         key(BERTH.client().as("twin", "twin-pw"), "{\"label\":\"nightly\",\"expirationDate\":\""
                 + Instant.now().plus(Duration.ofDays(30)).truncatedTo(ChronoUnit.SECONDS) + "\"}");
         assertThat(BERTH.client().get("/metrics").status()).isEqualTo(401);
-        assertThat(BERTH.client().as("twin", "twin-pw").get("/metrics").status()).isEqualTo(403);
+        Response refused = BERTH.client().as("twin", "twin-pw").get("/metrics");
+        assertThat(refused.status()).isEqualTo(403);
+        assertThat(refused.json().path("errors").path(0).path("message").asText())
+                .as("says what was refused and where the rule lives")
+                .isEqualTo("twin may not read /metrics (accessControl.metrics.users names who may)");
         Response scrape = BERTH.client().as("prometheus", "scrape").get("/metrics");
         assertThat(scrape.status()).isEqualTo(200);
         assertThat(scrape.header("Content-Type")).startsWith("text/plain");

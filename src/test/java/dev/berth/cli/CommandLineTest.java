@@ -35,6 +35,9 @@ class CommandLineTest {
             assertThat(run.code()).isZero();
             assertThat(run.out()).contains("Usage: berth");
         }
+        // The list of commands shows each one's first line: a whole sentence, not one cut off mid-way.
+        assertThat(run("--help").out().lines().filter(l -> l.startsWith("  ") && !l.strip().startsWith("-")))
+                .allSatisfy(line -> assertThat(line).endsWith("."));
         assertThat(run("--version").out()).startsWith("berth ");
     }
 

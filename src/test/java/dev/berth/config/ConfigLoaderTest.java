@@ -247,4 +247,12 @@ class ConfigLoaderTest {
                  "regionendpoint":"https://s3.example"}}}""").config().storage().objectStore().region())
                 .isEqualTo("us-east-1");
     }
+
+    @Test
+    void aRootDirectoryUnderTildeIsWarnedAboutSinceNothingExpandsIt() throws Exception {
+        assertThat(load("{\"storage\":{\"rootDirectory\":\"~/berth\"}}").warnings())
+                .containsExactly("storage.rootDirectory: \"~\" is not expanded: this is a directory named ~ under the"
+                        + " working directory; write the whole path");
+        assertThat(load("{\"storage\":{\"rootDirectory\":\"/srv/~x\"}}").warnings()).isEmpty();
+    }
 }
