@@ -130,6 +130,17 @@ final class SqliteWriter implements Closeable {
     private void takeTurn() {
         try {
             if (!turn.tryLock(TURN_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                // Whoever left the turn just as this wait ran out may have seen this caller queued and left the
+                // commit to it: if the turn is free now, the open batch is committed before giving up.
+                if (turn.tryLock()) {
+                    try {
+                        if (open != null && !closed) {
+                            commit();
+                        }
+                    } finally {
+                        turn.unlock();
+                    }
+                }
                 throw new MetadataException("the database stayed busy for " + TURN_WAIT_SECONDS + " s", null);
             }
         } catch (InterruptedException e) {

@@ -53,8 +53,9 @@ final class DirectAppend implements AutoCloseable {
     }
 
     /**
-     * Whether the file system under {@code directory} takes direct writes of {@code block}-sized blocks (tmpfs,
-     * for one, refuses them): checked once with a real write, so that no push finds out.
+     * Whether the file system under {@code directory} takes direct writes of {@code block}-sized blocks (some do
+     * not: tmpfs on older kernels, some network and FUSE file systems): checked once with a real write, so that no
+     * push finds out.
      */
     static boolean supported(Path directory, int block) {
         if (block <= 0 || BUFFER % block != 0) {

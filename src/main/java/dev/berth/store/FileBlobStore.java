@@ -249,11 +249,14 @@ public final class FileBlobStore implements BlobStore {
         @Override
         public void close() throws IOException {
             try (out) {
-                if (hasher != null) {
-                    hasher.flush();
-                }
-                if (direct != null) {
-                    direct.close();
+                try {
+                    if (direct != null) {
+                        direct.close(); // first: whatever happens next, its buffer and permit go back
+                    }
+                } finally {
+                    if (hasher != null) {
+                        hasher.flush();
+                    }
                 }
             }
         }
