@@ -81,8 +81,9 @@ class ClusterPullThroughTest {
                 try (S3Client s3 = TestS3.client()) {
                     for (byte[] blob : image.blobs()) {
                         String hex = TestImages.sha256(blob).hex();
-                        assertThat(s3.headObject(h -> h.bucket(bucket)
-                                .key("berth/blobs/sha256/" + hex.substring(0, 2) + "/" + hex)).contentLength())
+                        // A client may have every byte before the download is stored (the bucket is written once
+                        // the bytes are verified): wait for it, within reason.
+                        assertThat(storedSize(s3, bucket, "berth/blobs/sha256/" + hex.substring(0, 2) + "/" + hex))
                                 .isEqualTo(blob.length);
                     }
                 }
@@ -99,6 +100,21 @@ class ClusterPullThroughTest {
                 for (Berth node : nodes) {
                     node.close();
                 }
+            }
+        }
+    }
+
+    /** The size of an object once it is there, waiting up to 20 s; -1 if it never appears. */
+    private static long storedSize(S3Client s3, String bucket, String key) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            try {
+                return s3.headObject(h -> h.bucket(bucket).key(key)).contentLength();
+            } catch (software.amazon.awssdk.services.s3.model.NoSuchKeyException e) {
+                if (System.nanoTime() > deadline) {
+                    return -1;
+                }
+                Thread.sleep(20);
             }
         }
     }
