@@ -45,7 +45,7 @@ final class SqliteWriter implements Closeable {
     private Batch open;
     private boolean closed;
 
-    /** One transaction's works, told together whether it became durable. */
+    /** One transaction's works, told together whether it was committed (durably, unless none asked for it). */
     private static final class Batch {
         final CompletableFuture<Void> committed = new CompletableFuture<>();
         /** Whether the commit fsyncs: false only for a batch of works that need not survive a crash. */

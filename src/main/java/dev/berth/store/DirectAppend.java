@@ -81,8 +81,10 @@ final class DirectAppend implements AutoCloseable {
         }
     }
 
-    /** Appends to {@code path}, whose bytes so far {@code file} (open for writing) holds. */
-    /** Null when {@link #MOST_AT_ONCE} pushes are writing directly already: this one then uses the page cache. */
+    /**
+     * Appends to {@code path}, whose bytes so far {@code file} (open for reading and writing) holds. Null when
+     * {@link #MOST_AT_ONCE} pushes are writing directly already: this one then uses the page cache.
+     */
     static DirectAppend open(Path path, FileChannel file, int block) throws IOException {
         if (!IN_USE.tryAcquire()) {
             return null;

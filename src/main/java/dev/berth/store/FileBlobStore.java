@@ -199,8 +199,9 @@ public final class FileBlobStore implements BlobStore {
      * Writes each piece (or buffers it for a direct write), then hands it to a background hasher: writing and
      * hashing overlap, as {@code tee} and {@code openssl dgst} do in a pipe. The running hash is only ever taken
      * for the file's when it covers exactly as many bytes as the file holds, so a write that failed after its
-     * bytes were hashed costs a re-read at commit, never a wrong digest. Asking for the digest waits for the hasher to catch up; closing does not, so that a commit can
-     * fsync the file while the last pieces are hashed (whoever reads the running hash next settles it first).
+     * bytes were hashed costs a re-read at commit, never a wrong digest. Asking for the digest waits for the hasher
+     * to catch up; closing does not, so that a commit can fsync the file while the last pieces are hashed (whoever
+     * reads the running hash next settles it first).
      */
     private static final class Sink implements UploadSink {
         private final FileChannel out;
